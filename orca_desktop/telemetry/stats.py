@@ -1,0 +1,301 @@
+"""Running totals over request records: today and all time, plus chart buckets.
+
+Owns the numbers behind `/orca/v1/stats`, the window's totals and its charts.
+Every `add` is O(1) and memory is bounded however many records arrive, so it
+can run on the event loop inside an `EventHub` callback. It never does I/O
+itself: `load` consumes rows the caller read from the store (in an executor,
+before the gateway starts serving). Money is summed as `Decimal`, never as
+floats. Not thread-safe: use it from the event loop thread only.
+
+"Today" is the UTC date of a record's `started_at` compared with the UTC date
+of `now`, so it rolls over at 00:00 UTC whatever the local time zone.
+
+Overhead percentiles come from a histogram with logarithmic buckets 1 % wide
+(from 0.001 ms up): a reported p50/p99 is within 0.5 % of the exact
+nearest-rank percentile. Overheads below 0.001 ms are reported as 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from orca_desktop.events import Event, RequestFinished
+from orca_desktop.telemetry.record import RequestRecord
+from orca_desktop.telemetry.store import SqliteStore, TotalsRow
+
+log = logging.getLogger(__name__)
+
+_MIN_MS = 0.001
+_RATIO = 1.01
+_LOG_RATIO = math.log(_RATIO)
+_ZERO_BUCKET = -1
+
+
+class OverheadHistogram:
+    """Counts of overhead values in log buckets; percentiles within 0.5 % relative error."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, int] = {}
+        self.count = 0
+
+    def add(self, ms: float) -> None:
+        if ms < _MIN_MS or math.isnan(ms):
+            index = _ZERO_BUCKET
+        else:
+            index = int(math.log(ms / _MIN_MS) / _LOG_RATIO)
+        self._counts[index] = self._counts.get(index, 0) + 1
+        self.count += 1
+
+    def percentile(self, q: float) -> float | None:
+        """The nearest-rank `q`-percentile (0 < q ≤ 1), or None without data."""
+        if not self.count:
+            return None
+        rank = max(1, math.ceil(q * self.count))
+        seen = 0
+        for index in sorted(self._counts):
+            seen += self._counts[index]
+            if seen >= rank:
+                return _bucket_value(index)
+        return _bucket_value(max(self._counts))  # unreachable: seen ends at count
+
+
+def _bucket_value(index: int) -> float:
+    # geometric middle of the bucket: at most sqrt(1.01) - 1 ≈ 0.5 % off
+    return 0.0 if index == _ZERO_BUCKET else _MIN_MS * _RATIO ** (index + 0.5)
+
+
+@dataclass(slots=True)
+class _Totals:
+    requests: int = 0
+    errors: int = 0
+    cost_usd: Decimal = Decimal(0)
+    savings_usd: Decimal = Decimal(0)
+    overhead: OverheadHistogram = field(default_factory=OverheadHistogram)
+
+    def add(self, row: TotalsRow) -> None:
+        self.requests += 1
+        self.errors += row.status >= 400
+        if row.cost_usd is not None:
+            self.cost_usd += row.cost_usd
+        if row.savings_usd is not None:
+            self.savings_usd += row.savings_usd
+        if row.overhead_ms is not None:
+            self.overhead.add(row.overhead_ms)
+
+    def snapshot(self) -> Totals:
+        return Totals(
+            self.requests,
+            self.errors,
+            self.cost_usd,
+            self.savings_usd,
+            self.overhead.percentile(0.50),
+            self.overhead.percentile(0.99),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Totals over a span of requests; money exact, percentiles per the module docstring."""
+
+    requests: int
+    errors: int  # status >= 400
+    cost_usd: Decimal
+    savings_usd: Decimal
+    overhead_ms_p50: float | None
+    overhead_ms_p99: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "cost_usd": _usd(self.cost_usd),
+            "savings_usd": _usd(self.savings_usd),
+            "overhead_ms_p50": _ms(self.overhead_ms_p50),
+            "overhead_ms_p99": _ms(self.overhead_ms_p99),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One chart bucket: what the requests that started in [start, start + width) added up to."""
+
+    start: datetime  # UTC
+    requests: int
+    errors: int
+    cost_usd: Decimal
+    savings_usd: Decimal
+    overhead_ms_mean: float | None
+    overhead_ms_max: float | None
+
+
+@dataclass(slots=True)
+class _Bucket:
+    requests: int = 0
+    errors: int = 0
+    cost_usd: Decimal = Decimal(0)
+    savings_usd: Decimal = Decimal(0)
+    overhead_sum_ms: float = 0.0
+    overhead_count: int = 0
+    overhead_max_ms: float | None = None
+
+    def add(self, row: TotalsRow) -> None:
+        self.requests += 1
+        self.errors += row.status >= 400
+        if row.cost_usd is not None:
+            self.cost_usd += row.cost_usd
+        if row.savings_usd is not None:
+            self.savings_usd += row.savings_usd
+        if row.overhead_ms is not None:
+            self.overhead_sum_ms += row.overhead_ms
+            self.overhead_count += 1
+            self.overhead_max_ms = max(self.overhead_max_ms or 0.0, row.overhead_ms)
+
+    def point(self, start: datetime) -> SeriesPoint:
+        mean = self.overhead_sum_ms / self.overhead_count if self.overhead_count else None
+        return SeriesPoint(
+            start,
+            self.requests,
+            self.errors,
+            self.cost_usd,
+            self.savings_usd,
+            mean,
+            self.overhead_max_ms,
+        )
+
+
+class _Series:
+    """Fixed-width time buckets keeping only the newest `capacity` of them."""
+
+    def __init__(self, width_s: int, capacity: int) -> None:
+        self.width_s = width_s
+        self.capacity = capacity
+        self._buckets: dict[int, _Bucket] = {}
+        self._newest = 0
+
+    def add(self, at: datetime, row: TotalsRow) -> None:
+        key = int(at.timestamp()) // self.width_s
+        if key <= self._newest - self.capacity:
+            return  # older than anything we keep
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket()
+            self._newest = max(self._newest, key)
+            if len(self._buckets) > self.capacity + 64:  # prune in amortised O(1)
+                oldest_kept = self._newest - self.capacity + 1
+                for old in [k for k in self._buckets if k < oldest_kept]:
+                    del self._buckets[old]
+        bucket.add(row)
+
+    def points(self, now: datetime, count: int) -> list[SeriesPoint]:
+        last = int(now.timestamp()) // self.width_s
+        count = min(count, self.capacity)
+        return [
+            self._buckets.get(key, _Bucket()).point(datetime.fromtimestamp(key * self.width_s, UTC))
+            for key in range(last - count + 1, last + 1)
+        ]
+
+
+class Stats:
+    """Today's and all-time totals, overhead percentiles and chart buckets.
+
+    Days are kept only for the newest two UTC dates seen (today and the day
+    before it); chart buckets for the last 24 h by minute and 30 days by hour.
+    """
+
+    def __init__(self, *, minutes_kept: int = 24 * 60, hours_kept: int = 30 * 24) -> None:
+        self._all = _Totals()
+        self._days: dict[date, _Totals] = {}
+        self._series = {"minute": _Series(60, minutes_kept), "hour": _Series(3600, hours_kept)}
+        self.unauthenticated = 0
+        """Requests refused for a missing or bad token since start-up (never stored)."""
+
+    @classmethod
+    def from_store(cls, store: SqliteStore) -> Stats:
+        """Totals of everything already in `store`. Blocking: run before serving, off the loop."""
+        stats = cls()
+        stats.load(store.iter_totals())
+        return stats
+
+    def load(self, rows: Iterable[TotalsRow]) -> None:
+        for row in rows:
+            self._add_row(row)
+
+    def add(self, record: RequestRecord) -> None:
+        """Count one finished request. O(1)."""
+        self._add_row(
+            TotalsRow(
+                record.started_at,
+                record.status,
+                record.cost_usd,
+                record.savings_usd,
+                record.overhead_ms,
+            )
+        )
+
+    def on_event(self, event: Event) -> None:
+        """`EventHub` subscriber: counts every `RequestFinished`."""
+        if isinstance(event, RequestFinished):
+            self.add(event.record)
+
+    def count_unauthenticated(self) -> None:
+        """Count a request refused for its token; such requests get no record (PRODUCT.md)."""
+        self.unauthenticated += 1
+
+    def today(self, now: datetime) -> Totals:
+        """Totals of the requests started on the UTC date of `now`."""
+        return self._days.get(_utc(now).date(), _Totals()).snapshot()
+
+    def all_time(self) -> Totals:
+        return self._all.snapshot()
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """The `/orca/v1/stats` body: `{"today": {...}, "all_time": {...}}`."""
+        return {"today": self.today(now).to_json(), "all_time": self.all_time().to_json()}
+
+    def series(
+        self, resolution: Literal["minute", "hour"], *, now: datetime, points: int = 60
+    ) -> list[SeriesPoint]:
+        """The last `points` buckets up to the one holding `now`, oldest first, gaps as zeros."""
+        return self._series[resolution].points(_utc(now), points)
+
+    def _add_row(self, row: TotalsRow) -> None:
+        self._all.add(row)
+        try:
+            at = _utc(datetime.fromisoformat(row.started_at))
+        except ValueError:
+            log.warning(
+                "record with unreadable started_at %r left out of daily totals", row.started_at
+            )
+            return
+        self._day(at.date()).add(row)
+        for series in self._series.values():
+            series.add(at, row)
+
+    def _day(self, day: date) -> _Totals:
+        totals = self._days.get(day)
+        if totals is None:
+            totals = self._days[day] = _Totals()
+            newest = max(self._days)
+            for old in [d for d in self._days if (newest - d).days > 1]:
+                del self._days[old]
+            if day not in self._days:  # a late record for a day already dropped
+                return _Totals()
+        return totals
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _usd(value: Decimal) -> float:
+    return float(round(value, 12))
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -1,0 +1,111 @@
+"""LiveView: a bounded ring, newest first, reporting exactly what each batch changed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from orca_desktop.events import (
+    GatewayStateChanged,
+    RequestFinished,
+    RequestReceived,
+    Reset,
+)
+from orca_desktop.telemetry.live import Change, LiveView
+from orca_desktop.telemetry.record import RequestRecord
+
+NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+
+
+def finished(rid: str, *, status: int = 200) -> RequestFinished:
+    record = RequestRecord(
+        id=rid, started_at=NOW.isoformat(), endpoint="/v1/chat/completions", status=status
+    )
+    return RequestFinished(request_id=rid, at_ns=0, record=record)
+
+
+def received(rid: str) -> RequestReceived:
+    return RequestReceived(
+        request_id=rid, at_ns=0, endpoint="/v1/messages", requested_model="auto", client="curl"
+    )
+
+
+def ids(view: LiveView) -> list[str]:
+    return [r.id for r in view.rows()]
+
+
+def make_view(maxlen: int = 500) -> LiveView:
+    return LiveView(maxlen, clock=lambda: NOW)
+
+
+def test_finished_requests_appear_newest_first() -> None:
+    view = make_view()
+    change = view.apply([finished("a"), finished("b"), finished("c")])
+    assert change == Change(new_ids=("c", "b", "a"))
+    assert ids(view) == ["c", "b", "a"]
+    assert view.get("b") is not None and view.get("b").status == 200  # type: ignore[union-attr]
+
+
+def test_received_adds_an_in_flight_row_that_finished_replaces_in_place() -> None:
+    view = make_view()
+    assert view.apply([received("a"), received("b")]).new_ids == ("b", "a")
+    row = view.get("a")
+    assert row is not None
+    assert (row.status, row.endpoint, row.requested_model, row.client) == (
+        0,
+        "/v1/messages",
+        "auto",
+        "curl",
+    )
+    assert row.started_at == NOW.isoformat()
+    change = view.apply([finished("a", status=502), finished("c")])
+    assert change == Change(new_ids=("c",), changed_ids=("a",))
+    assert ids(view) == ["c", "b", "a"]
+    assert view.get("a").status == 502  # type: ignore[union-attr]
+
+
+def test_a_row_added_and_finished_in_one_batch_is_only_new() -> None:
+    view = make_view()
+    assert view.apply([received("a"), finished("a")]) == Change(new_ids=("a",))
+    assert view.get("a").status == 200  # type: ignore[union-attr]
+
+
+def test_ring_is_bounded_and_evicts_the_oldest() -> None:
+    view = make_view(maxlen=3)
+    view.apply([finished("a"), finished("b")])
+    change = view.apply([finished("c"), finished("d"), finished("e")])
+    assert change == Change(new_ids=("e", "d", "c"), evicted=2)
+    assert ids(view) == ["e", "d", "c"]
+    assert len(view) == 3
+
+
+def test_rows_added_and_evicted_in_one_batch_are_not_reported() -> None:
+    view = make_view(maxlen=2)
+    view.apply([finished("a")])
+    change = view.apply([finished("b"), finished("c"), finished("d")])
+    assert change == Change(new_ids=("d", "c"), evicted=1)
+    assert ids(view) == ["d", "c"]
+
+
+def test_change_describes_the_transition_from_old_rows_to_new_rows() -> None:
+    view = make_view(maxlen=4)
+    view.apply([received("a"), finished("b"), received("c")])
+    old = ids(view)
+    change = view.apply([finished("a"), finished("d"), received("e"), finished("c")])
+    kept = old[: len(old) - change.evicted]
+    assert ids(view) == list(change.new_ids) + kept
+    assert set(change.changed_ids) == {"c"}  # "a" was evicted, so it is not reported
+
+
+def test_reset_is_reported_and_other_events_are_ignored() -> None:
+    view = make_view()
+    state = GatewayStateChanged(at_ns=0, state="running", base_url="http://127.0.0.1:8787/v1")
+    assert view.apply([state]) == Change()
+    assert not view.apply([state])
+    assert view.apply([Reset(at_ns=0), finished("x")]) == Change(new_ids=("x",), reset=True)
+
+
+def test_load_replaces_every_row_from_a_snapshot() -> None:
+    view = make_view(maxlen=2)
+    view.apply([finished("old")])
+    view.load([finished(i).record for i in ("z", "y", "x")])  # newest first, one too many
+    assert ids(view) == ["z", "y"]

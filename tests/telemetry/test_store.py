@@ -1,0 +1,162 @@
+"""SqliteStore: records written by its thread, read back newest first, kept across restarts."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
+from orca_desktop.telemetry.store import SqliteStore
+
+
+def make_record(
+    n: int = 0,
+    *,
+    started_at: str = "2025-06-01T12:00:00+00:00",
+    status: int = 200,
+    cost_usd: str | None = "0.000123",
+    savings_usd: str | None = "0.0042",
+    overhead_ms: float | None = 1.5,
+) -> RequestRecord:
+    return RequestRecord(
+        id=f"req-{n:04d}-zz" if n % 2 else f"req-{n:04d}-aa",  # ids carry no order
+        started_at=started_at,
+        endpoint="/v1/chat/completions",
+        client="aider",
+        requested_model="auto",
+        router="auto",
+        strategy="cheapest",
+        reason="cheapest capable",
+        provider="openai",
+        model="gpt-4o-mini",
+        byok=True,
+        status=status,
+        candidates=[CandidateView("gpt-4o-mini", "openai", Decimal("0.0001"), None)],
+        attempts=[Attempt("gpt-4o-mini", "openai", status, None, 12.5)],
+        prompt_tokens=100,
+        completion_tokens=20,
+        cost_usd=None if cost_usd is None else Decimal(cost_usd),
+        reference_model="gpt-4o",
+        savings_usd=None if savings_usd is None else Decimal(savings_usd),
+        overhead_ms=overhead_ms,
+        duration_ms=80.0,
+    )
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "telemetry.sqlite3"
+
+
+def test_records_read_back_equal_newest_first(db_path: Path) -> None:
+    records = [make_record(i) for i in range(5)]
+    with SqliteStore(db_path, flush_interval_s=0.01) as store:
+        for r in records:
+            store.add(r)
+        got = store.recent(10)
+    assert got == list(reversed(records))
+
+
+def test_records_survive_close_and_reopen(db_path: Path) -> None:
+    records = [make_record(i) for i in range(3)]
+    with SqliteStore(db_path) as store:
+        for r in records:
+            store.add(r)
+    with SqliteStore(db_path) as store:
+        assert store.recent(10) == list(reversed(records))
+        store.add(make_record(99))
+        assert [r.id for r in store.recent(2)] == [make_record(99).id, records[-1].id]
+
+
+def test_close_writes_every_record_of_a_large_burst(db_path: Path) -> None:
+    store = SqliteStore(db_path, flush_interval_s=5.0, max_batch=64)
+    store.start()
+    for i in range(2000):
+        store.add(make_record(i))
+    store.close()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 2000
+    conn.close()
+
+
+def test_records_are_readable_before_the_writer_commits(db_path: Path) -> None:
+    with SqliteStore(db_path, flush_interval_s=3600, max_batch=10_000) as store:
+        store.add(make_record(1))
+        store.add(make_record(2))
+        assert [r.id for r in store.recent(5)] == [make_record(2).id, make_record(1).id]
+        assert [r.id for r in store.recent(5, before=make_record(2).id)] == [make_record(1).id]
+
+
+def test_paging_with_before_walks_all_records_once(db_path: Path) -> None:
+    records = [make_record(i) for i in range(23)]
+    with SqliteStore(db_path, flush_interval_s=0.01) as store:
+        for r in records[:15]:
+            store.add(r)
+    with SqliteStore(db_path, flush_interval_s=3600) as store:
+        for r in records[15:]:  # some committed, some still pending
+            store.add(r)
+        seen: list[str] = []
+        before: str | None = None
+        while page := store.recent(5, before=before):
+            assert len(page) <= 5
+            seen += [r.id for r in page]
+            before = page[-1].id
+    assert seen == [r.id for r in reversed(records)]
+
+
+def test_unknown_before_is_a_key_error(db_path: Path) -> None:
+    with SqliteStore(db_path) as store, pytest.raises(KeyError):
+        store.recent(5, before="nope")
+
+
+def test_recent_json_is_the_record_json(db_path: Path) -> None:
+    import orjson
+
+    with SqliteStore(db_path, flush_interval_s=0.01) as store:
+        store.add(make_record(1))
+        pending = store.recent_json(1)
+    with SqliteStore(db_path) as store:
+        stored = store.recent_json(1)
+    assert orjson.loads(pending[0]) == orjson.loads(stored[0]) == make_record(1).to_json()
+
+
+def test_database_is_in_wal_mode_with_a_schema_version(db_path: Path) -> None:
+    with SqliteStore(db_path):
+        pass
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+def test_a_newer_schema_is_refused(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        SqliteStore(db_path).start()
+
+
+def test_totals_rows_keep_money_exact(db_path: Path) -> None:
+    with SqliteStore(db_path) as store:
+        store.add(make_record(1, cost_usd="0.000000123456789012345", savings_usd=None))
+    with SqliteStore(db_path) as store:
+        (row,) = list(store.iter_totals())
+    assert row.cost_usd == Decimal("0.000000123456789012345")
+    assert row.savings_usd is None
+    assert (row.status, row.overhead_ms) == (200, 1.5)
+
+
+def test_add_after_close_is_ignored(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+    store.start()
+    store.close()
+    store.add(make_record(1))  # logs, does not raise
+    with SqliteStore(db_path) as reopened:
+        assert reopened.recent(5) == []
