@@ -270,12 +270,17 @@ def files_containing(paths: Iterable[Path], secrets_: Iterable[str]) -> list[Pat
     return sorted(hits)
 
 
-def assert_no_secret_written(paths: Iterable[Path], secrets_: Iterable[str]) -> None:
+def assert_no_secret_written(
+    paths: Iterable[Path], secrets_: Iterable[str], *, when: str = ""
+) -> None:
     """Fail naming the files (never the secret) if any file under `paths` holds a secret."""
     hits = files_containing(paths, secrets_)
     if hits:
         listing = "\n  ".join(str(p) for p in hits)
-        pytest.fail(f"a test key was written to {len(hits)} file(s):\n  {listing}", pytrace=False)
+        prefix = f"{when}: " if when else ""
+        pytest.fail(
+            f"{prefix}a test key was written to {len(hits)} file(s):\n  {listing}", pytrace=False
+        )
 
 
 @pytest.fixture(name="assert_no_secret_written")
@@ -315,4 +320,6 @@ def _no_test_key_in_any_file(
     if not _secret_registry.secrets:
         return
     roots = [tmp_path_factory.getbasetemp(), *_app_dirs(), *_secret_registry.dirs]
-    assert_no_secret_written(roots, _secret_registry.secrets)
+    assert_no_secret_written(
+        roots, _secret_registry.secrets, when="end-of-session scan of temp, app and watched dirs"
+    )
