@@ -1,0 +1,284 @@
+"""The model catalog: which models exist, who serves them, what they cost and can do.
+
+Owns `ModelInfo` and `Catalog`. The built-in data is `resources/catalog.json`;
+prices come from the genai-prices package wherever it knows the model (so a
+package upgrade updates them), the JSON's prices are the fallback. The config's
+`[[models]]` and `[providers.X].models` are applied on top.
+
+It reads the bundled JSON once, in `Catalog.build`, and never touches the
+network: genai-prices is only asked for its bundled data (its `UpdatePrices`
+is never started).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from orca_desktop.config import Config, ConfigError, ModelConfig
+
+CAPABILITIES = frozenset({"tools", "vision", "json_schema", "reasoning"})
+
+DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
+
+# Our provider ids where genai-prices names the provider differently.
+GENAI_PRICES_PROVIDERS: Mapping[str, str] = {"gemini": "google", "xai": "x-ai"}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One model as served by one provider; prices are USD per million tokens."""
+
+    id: str
+    provider: str
+    upstream_id: str
+    input_price: Decimal
+    output_price: Decimal
+    cached_input_price: Decimal | None
+    context_window: int
+    max_output_tokens: int | None
+    capabilities: frozenset[str]
+
+
+class Catalog:
+    """Every (model, provider) pair known to this process, indexed by model id.
+
+    Immutable once built. Lookups by id are dictionary reads; the order of
+    `entries()` is the build order (bundled data first, then config additions).
+    """
+
+    __slots__ = ("_entries", "_by_id", "_by_lower")
+
+    def __init__(self, entries: Iterable[ModelInfo]) -> None:
+        self._entries: tuple[ModelInfo, ...] = tuple(entries)
+        by_id: dict[str, list[ModelInfo]] = {}
+        for info in self._entries:
+            by_id.setdefault(info.id, []).append(info)
+        self._by_id: dict[str, tuple[ModelInfo, ...]] = {k: tuple(v) for k, v in by_id.items()}
+        self._by_lower: dict[str, str] = {}
+        for model_id in self._by_id:
+            self._by_lower.setdefault(model_id.lower(), model_id)
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        *,
+        entries: Iterable[ModelInfo] | None = None,
+        catalog_path: Path | None = None,
+    ) -> Catalog:
+        """The catalog for `config`: bundled data (or `entries`), then the config on top.
+
+        Raises ConfigError when a `[[models]]` entry or a provider's `models`
+        list cannot be turned into a catalog entry.
+        """
+        if entries is None:
+            base = load_bundled(catalog_path or DEFAULT_CATALOG_PATH)
+        else:
+            base = list(entries)
+        with_models = _apply_model_configs(base, config.models)
+        served = {pid: p.models for pid, p in config.providers.items() if p.models is not None}
+        return cls(_apply_provider_models(with_models, served))
+
+    def get(self, model_id: str) -> list[ModelInfo]:
+        """Every provider's entry for `model_id` (exact id, else case-insensitive)."""
+        return list(self.lookup(model_id))
+
+    def lookup(self, model_id: str) -> tuple[ModelInfo, ...]:
+        """`get` without the copy, for the router's hot path."""
+        found = self._by_id.get(model_id)
+        if found is None:
+            canonical = self._by_lower.get(model_id.lower())
+            if canonical is None:
+                return ()
+            found = self._by_id[canonical]
+        return found
+
+    def find(self, provider: str, model_id: str) -> ModelInfo | None:
+        """The entry of `model_id` as served by `provider`, if any."""
+        for info in self.lookup(model_id):
+            if info.provider == provider:
+                return info
+        return None
+
+    def entries(self) -> Sequence[ModelInfo]:
+        return self._entries
+
+    def ids(self) -> Sequence[str]:
+        """Distinct model ids in build order."""
+        return tuple(self._by_id)
+
+    def providers(self) -> frozenset[str]:
+        return frozenset(info.provider for info in self._entries)
+
+    def close_matches(self, name: str, n: int = 3) -> list[str]:
+        """Known ids resembling `name`, best first, for "did you mean" messages."""
+        bare = name.split("/", 1)[1] if "/" in name and name not in self._by_id else name
+        return difflib.get_close_matches(bare, list(self._by_id), n=n, cutoff=0.6)
+
+
+def load_bundled(path: Path) -> list[ModelInfo]:
+    """The bundled catalog with prices refreshed from genai-prices where it knows them."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the built-in model catalog: {exc}") from None
+    return [_with_genai_prices(_from_json(raw, path)) for raw in data["models"]]
+
+
+def genai_prices_provider(provider: str) -> str:
+    """The genai-prices provider id for one of our provider ids."""
+    return GENAI_PRICES_PROVIDERS.get(provider, provider)
+
+
+def _from_json(raw: Mapping[str, Any], path: Path) -> ModelInfo:
+    try:
+        cached = raw.get("cached_input_price")
+        caps = frozenset(raw.get("capabilities", ()))
+        if not caps <= CAPABILITIES:
+            raise ValueError(f"unknown capabilities {sorted(caps - CAPABILITIES)}")
+        return ModelInfo(
+            id=raw["id"],
+            provider=raw["provider"],
+            upstream_id=raw.get("upstream_id") or raw["id"],
+            input_price=Decimal(raw["input_price"]),
+            output_price=Decimal(raw["output_price"]),
+            cached_input_price=Decimal(cached) if cached is not None else None,
+            context_window=int(raw["context_window"]),
+            max_output_tokens=raw.get("max_output_tokens"),
+            capabilities=caps,
+        )
+    except (KeyError, ValueError, ArithmeticError) as exc:
+        raise ConfigError(f"{path}: bad model entry {raw.get('id')!r}: {exc!r}") from None
+
+
+def _with_genai_prices(info: ModelInfo) -> ModelInfo:
+    """`info` with genai-prices' base prices when the package knows the model."""
+    from genai_prices import Usage, calc_price  # ~200 ms import: only when really building
+
+    try:
+        calc = calc_price(
+            Usage(input_tokens=1, output_tokens=1),
+            info.upstream_id,
+            provider_id=genai_prices_provider(info.provider),
+        )
+    except LookupError:
+        return info
+    price = calc.model_price
+    inp = _base_price(getattr(price, "input_mtok", None))
+    out = _base_price(getattr(price, "output_mtok", None))
+    if inp is None or out is None:
+        return info
+    cached = _base_price(getattr(price, "cache_read_mtok", None))
+    return replace(
+        info,
+        input_price=inp,
+        output_price=out,
+        cached_input_price=cached if cached is not None else info.cached_input_price,
+    )
+
+
+def _base_price(value: object) -> Decimal | None:
+    """A flat price, or the below-the-first-tier price of a tiered one."""
+    if isinstance(value, Decimal):
+        return value
+    base = getattr(value, "base", None)
+    return base if isinstance(base, Decimal) else None
+
+
+_OVERRIDABLE = tuple(f.name for f in fields(ModelInfo) if f.name not in ("id", "provider"))
+
+
+def _overrides(cfg: ModelConfig) -> dict[str, Any]:
+    """The fields `cfg` sets, converted to ModelInfo's types."""
+    out: dict[str, Any] = {}
+    for name in _OVERRIDABLE:
+        value = getattr(cfg, name)
+        if value is None:
+            continue
+        if name.endswith("_price"):
+            value = Decimal(str(value))
+        elif name == "capabilities":
+            value = frozenset(value)
+        out[name] = value
+    return out
+
+
+def _apply_model_configs(base: list[ModelInfo], configs: Sequence[ModelConfig]) -> list[ModelInfo]:
+    entries = list(base)
+    for cfg in configs:
+        changes = _overrides(cfg)
+        matching = [
+            i
+            for i, info in enumerate(entries)
+            if info.id == cfg.id and (cfg.provider is None or info.provider == cfg.provider)
+        ]
+        if matching:
+            for i in matching:
+                entries[i] = replace(entries[i], **changes)
+            continue
+        known = next((info for info in entries if info.id == cfg.id), None)
+        if known is not None and cfg.provider is not None:
+            # A known model served by one more provider: start from what we know.
+            entries.append(replace(known, provider=cfg.provider, **changes))
+            continue
+        entries.append(_new_model(cfg))
+    return entries
+
+
+def _new_model(cfg: ModelConfig) -> ModelInfo:
+    required = ("provider", "input_price", "output_price", "context_window")
+    missing = [name for name in required if getattr(cfg, name) is None]
+    if missing:
+        raise ConfigError(
+            f"[[models]] id = {cfg.id!r}: a model not in the built-in catalog needs "
+            "provider, input_price, output_price and context_window "
+            f"(missing: {', '.join(missing)})"
+        )
+    assert cfg.provider is not None and cfg.context_window is not None
+    return ModelInfo(
+        id=cfg.id,
+        provider=cfg.provider,
+        upstream_id=cfg.upstream_id or cfg.id,
+        input_price=Decimal(str(cfg.input_price)),
+        output_price=Decimal(str(cfg.output_price)),
+        cached_input_price=(
+            Decimal(str(cfg.cached_input_price)) if cfg.cached_input_price is not None else None
+        ),
+        context_window=cfg.context_window,
+        max_output_tokens=cfg.max_output_tokens,
+        capabilities=frozenset(cfg.capabilities or ()),
+    )
+
+
+def _apply_provider_models(
+    entries: list[ModelInfo], served: Mapping[str, Sequence[str]]
+) -> list[ModelInfo]:
+    """Make each listed provider serve exactly its listed models.
+
+    A listed id the provider does not serve yet is copied from another
+    provider's entry; an id nobody serves needs a `[[models]]` entry.
+    """
+    if not served:
+        return entries
+    by_pair = {(info.provider, info.id): info for info in entries}
+    result = [info for info in entries if info.provider not in served]
+    for provider, model_ids in served.items():
+        for model_id in dict.fromkeys(model_ids):
+            info = by_pair.get((provider, model_id))
+            if info is None:
+                known = next((e for e in entries if e.id == model_id), None)
+                if known is None:
+                    raise ConfigError(
+                        f"[providers.{provider}] models: unknown model {model_id!r}; "
+                        f"add a [[models]] entry with id = {model_id!r}, provider = "
+                        f"{provider!r}, input_price, output_price and context_window"
+                    )
+                info = replace(known, provider=provider)
+            result.append(info)
+    return result

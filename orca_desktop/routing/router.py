@@ -1,0 +1,537 @@
+"""The routing decision: from a requested model form to an ordered chain of candidates.
+
+Owns `Router`, `RouteDecision`, `Candidate` and `RoutingError`. Pure and
+synchronous: `decide` reads the catalog's precomputed rows, the cool-down and
+latency tables and the request's requirements, and returns in microseconds.
+Per-(capabilities, context size, reach) pools of eligible models are built
+on first use and cached. It never does I/O, never awaits, never sees a key.
+
+Model forms (PRODUCT.md "Model forms"): a plain id; `provider/id` (pins the
+provider); `auto`, `router`, `default`, `orbitrage`, `orcarouter/auto` (the
+auto router: cheapest reachable capable model); `orcarouter/NAME` (a
+configured router); a request fallback list (`models` + `route`).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from orca_desktop.config import Config, ConfigError, RouterConfig
+from orca_desktop.routing.catalog import Catalog, ModelInfo
+from orca_desktop.routing.cooldown import Cooldowns, LatencyTracker
+from orca_desktop.routing.reach import Reach, no_key_message, no_key_reason, route_for
+from orca_desktop.routing.requirements import CAPABILITY_BITS, REASONING, Requirements
+from orca_desktop.routing.strategies import (
+    Option,
+    Row,
+    rank_by_cost,
+    rank_by_latency,
+    rule_matches,
+    skyband,
+)
+
+AUTO_ALIASES = frozenset({"auto", "router", "default", "orbitrage", "orcarouter/auto"})
+ROUTER_PREFIX = "orcarouter/"
+AUTO_CHAIN_LENGTH = 6  # the auto router's chain: the cheapest few, not the whole catalog
+_POOL_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One way to serve the request; `excluded` is None when it may be tried.
+
+    `via` receives the call with model `upstream_model`; cool-downs and
+    latency are keyed by that pair.
+    """
+
+    model: ModelInfo
+    via: str
+    upstream_model: str
+    byok: bool
+    estimated_cost_usd: Decimal
+    excluded: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    """What the router decided: everything considered, and the order to try.
+
+    `chain` holds only eligible candidates, cooling ones last. For the auto
+    router, `candidates` is the chain plus the cheaper models it could not
+    use (at most AUTO_CHAIN_LENGTH of them), not the whole catalog.
+    """
+
+    router: str
+    strategy: str
+    reason: str
+    candidates: tuple[Candidate, ...]
+    chain: tuple[Candidate, ...]
+
+    @property
+    def route_label(self) -> str:
+        """The `X-Orca-Route` value, e.g. `auto/cheapest`."""
+        return f"{self.router}/{self.strategy}"
+
+
+class RoutingError(Exception):
+    """No candidate can serve the request; carries the HTTP status to answer with.
+
+    404 `model_not_found`, 400 `no_capable_model` / `invalid_route` /
+    `router_cycle`, 424 `provider_key_missing`.
+    """
+
+    def __init__(
+        self, status: int, message: str, *, code: str, param: str | None = "model"
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.candidates: tuple[Candidate, ...] = ()  # what was considered, for telemetry
+
+
+@dataclass(slots=True)
+class _Plan:
+    candidates: list[Candidate]
+    chain: list[Candidate]
+    reason: str
+    error: RoutingError | None = None  # raised by `decide` when the chain is empty
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """The per-request inputs every resolver needs."""
+
+    req: Requirements
+    reach: Reach
+    prompt_tokens: int
+    output_tokens: int
+    mask: int
+    need: int
+
+
+@dataclass(slots=True)
+class _Pool:
+    options: list[Option]
+    band: list[Option] = field(default_factory=list)
+
+
+class Router:
+    """Turns (model form, requirements, reach) into a RouteDecision.
+
+    Built once per catalog/config; raises ConfigError at construction when a
+    configured router refers to an unknown model or router, or when routers
+    refer to each other in a cycle.
+    """
+
+    def __init__(
+        self, catalog: Catalog, config: Config, cooldowns: Cooldowns, latency: LatencyTracker
+    ) -> None:
+        self._catalog = catalog
+        self._routers: dict[str, RouterConfig] = dict(config.routers)
+        self._cooldowns = cooldowns
+        self._latency = latency
+        self._default_output = config.routing.default_max_output_tokens
+        self._rows = tuple(Row(info) for info in catalog.entries())
+        by_id: dict[str, list[Row]] = {}
+        for row in self._rows:
+            by_id.setdefault(row.model.id, []).append(row)
+        self._rows_by_id = {k: tuple(v) for k, v in by_id.items()}
+        self._lower_ids = {k.lower(): k for k in reversed(list(self._rows_by_id))}
+        self._providers = frozenset(row.model.provider for row in self._rows)
+        self._contexts = sorted({row.context for row in self._rows})
+        self._pools: dict[tuple[int, int, Reach], _Pool] = {}
+        everything = [Option(r, r.model.provider, r.model.upstream_id, False) for r in self._rows]
+        self._global_band = skyband(everything, AUTO_CHAIN_LENGTH)
+        self._check_routers()
+
+    # -- public -----------------------------------------------------------------
+
+    def decide(
+        self,
+        model: str,
+        *,
+        fallbacks: Sequence[str] = (),
+        route: str | None = None,
+        req: Requirements,
+        reach: Reach,
+    ) -> RouteDecision:
+        if route is not None and route != "fallback":
+            raise RoutingError(
+                400,
+                f"route: unsupported value {route!r}; allowed: 'fallback'",
+                code="invalid_route",
+                param="route",
+            )
+        need = req.prompt_tokens + (req.max_output_tokens or 0)
+        ask = _Ask(
+            req=req,
+            reach=reach,
+            prompt_tokens=max(req.prompt_tokens, 1),
+            output_tokens=req.max_output_tokens or self._default_output,
+            mask=req.capability_mask,
+            need=need,
+        )
+        if fallbacks or route == "fallback":
+            router, strategy, plan = (
+                "request",
+                "fallback",
+                self._request_fallback(model, fallbacks, ask),
+            )
+        else:
+            router, strategy, plan = self._resolve(model, ask, ())
+        if not plan.chain:
+            error = plan.error or RoutingError(
+                400, f"no model can serve {model!r}", code="no_capable_model"
+            )
+            error.candidates = tuple(plan.candidates)
+            raise error
+        chain = self._cooling_last(plan.chain)
+        return RouteDecision(router, strategy, plan.reason, tuple(plan.candidates), tuple(chain))
+
+    # -- model forms --------------------------------------------------------------
+
+    def _resolve(self, target: str, ask: _Ask, stack: tuple[str, ...]) -> tuple[str, str, _Plan]:
+        lowered = target.lower()
+        if lowered.startswith(ROUTER_PREFIX):
+            name = target[len(ROUTER_PREFIX) :]
+            if name in self._routers:
+                return self._named(name, ask, stack)
+        if lowered in AUTO_ALIASES:
+            return "auto", "cheapest", self._auto(ask)
+        rows = self._rows_for(target)
+        return "pinned", "direct", self._explicit(rows, ask, target, order="cost")
+
+    def _rows_for(self, target: str) -> tuple[Row, ...]:
+        """Rows for a plain id or `provider/id`; RoutingError 404 when unknown."""
+        rows = self._rows_by_id.get(target) or self._rows_by_id.get(
+            self._lower_ids.get(target.lower(), ""), ()
+        )
+        if rows:
+            return rows
+        prefix, _, rest = target.partition("/")
+        if rest and prefix in self._providers:
+            pinned = tuple(r for r in self._rows_for_plain(rest) if r.model.provider == prefix)
+            if pinned:
+                return pinned
+        raise self._unknown(target)
+
+    def _rows_for_plain(self, model_id: str) -> tuple[Row, ...]:
+        return self._rows_by_id.get(model_id) or self._rows_by_id.get(
+            self._lower_ids.get(model_id.lower(), ""), ()
+        )
+
+    def _unknown(self, target: str) -> RoutingError:
+        if target.lower().startswith(ROUTER_PREFIX):
+            known = ", ".join(sorted(self._routers)) or "none configured"
+            return RoutingError(
+                404, f"unknown router {target!r}; routers: auto, {known}", code="model_not_found"
+            )
+        matches = self._catalog.close_matches(target)
+        hint = f"; did you mean: {', '.join(matches)}?" if matches else ""
+        return RoutingError(404, f"unknown model {target!r}{hint}", code="model_not_found")
+
+    # -- the auto router ------------------------------------------------------------
+
+    def _auto(self, ask: _Ask) -> _Plan:
+        pool = self._pool(ask.mask, ask.need, ask.reach)
+        source = pool.band
+        cooling = self._cooldowns.any_active()
+        if cooling and any(self._cooling(o.via, o.upstream_model) for o in pool.band):
+            source = pool.options  # the band assumes nothing is set aside: rank everything
+        ranked = rank_by_cost(source, ask.prompt_tokens, ask.output_tokens)
+        if cooling:
+            ranked = self._options_cooling_last(ranked)
+        chain = [self._candidate(o, None, ask) for o in ranked[:AUTO_CHAIN_LENGTH]]
+        if not chain:
+            return _Plan(self._notable(ask, []), [], "", self._auto_error(ask))
+        first = chain[0]
+        wants = "+".join(n for n, bit in CAPABILITY_BITS.items() if ask.mask & bit)
+        reason = (
+            f"cheapest reachable model{' with ' + wants if wants else ''}: "
+            f"{first.model.id} via {first.via}"
+        )
+        return _Plan(chain + self._notable(ask, chain), chain, reason)
+
+    def _pool(self, mask: int, need: int, reach: Reach) -> _Pool:
+        bucket = bisect_left(self._contexts, need)
+        key = (mask, bucket, reach)
+        pool = self._pools.get(key)
+        if pool is None:
+            if len(self._pools) >= _POOL_CACHE_LIMIT:
+                self._pools.clear()
+            pool = self._build_pool(mask, bucket, reach)
+            self._pools[key] = pool
+        return pool
+
+    def _build_pool(self, mask: int, bucket: int, reach: Reach) -> _Pool:
+        if bucket >= len(self._contexts):
+            return _Pool([])
+        threshold = self._contexts[bucket]
+        best: dict[tuple[str, str], Option] = {}
+        for row in self._rows:
+            if row.mask & mask != mask or row.context < threshold:
+                continue
+            route = route_for(row.model, reach)
+            if route is None:
+                continue
+            key = (route.via, route.upstream_model)
+            seen = best.get(key)  # one model id served by several providers via one router
+            if seen is None or row.tie < seen.row.tie:
+                best[key] = Option(row, route.via, route.upstream_model, route.byok)
+        options = list(best.values())
+        return _Pool(options, skyband(options, AUTO_CHAIN_LENGTH))
+
+    def _notable(self, ask: _Ask, chain: list[Candidate]) -> list[Candidate]:
+        """Models cheaper than the chosen one that could not be used, and why."""
+        limit = chain[0].estimated_cost_usd if chain else None
+        in_chain = {(c.model.provider, c.model.id) for c in chain}
+        shown: list[Candidate] = []
+        for option in rank_by_cost(self._global_band, ask.prompt_tokens, ask.output_tokens):
+            row = option.row
+            if len(shown) >= AUTO_CHAIN_LENGTH:
+                break
+            if (row.model.provider, row.model.id) in in_chain:
+                continue
+            cost = row.cost_usd(ask.prompt_tokens, ask.output_tokens)
+            if limit is not None and cost >= limit:
+                break
+            reason = self._exclusion(row, ask) or self._cooling_reason(row, ask.reach)
+            if reason is not None:
+                shown.append(self._excluded(row, reason, ask, cost))
+        return shown
+
+    def _auto_error(self, ask: _Ask) -> RoutingError:
+        capable = [r for r in self._rows if r.mask & ask.mask == ask.mask and r.context >= ask.need]
+        if capable:
+            cheapest = min(
+                capable, key=lambda r: (r.cost_f(ask.prompt_tokens, ask.output_tokens), r.tie)
+            )
+            provider = cheapest.model.provider
+            return RoutingError(424, no_key_message(provider), code="provider_key_missing")
+        return RoutingError(
+            400,
+            f"no model can serve this request: {self._capability_problem(ask)}",
+            code="no_capable_model",
+        )
+
+    def _capability_problem(self, ask: _Ask) -> str:
+        names = [n for n, bit in CAPABILITY_BITS.items() if ask.mask & bit]
+        alone = [n for n in names if not any(r.mask & CAPABILITY_BITS[n] for r in self._rows)]
+        if alone:
+            return f"no model supports {', '.join(alone)}"
+        with_all = [r for r in self._rows if r.mask & ask.mask == ask.mask]
+        if not with_all:
+            return f"no model supports {' + '.join(names)} together"
+        largest = max(r.context for r in with_all)
+        return f"it needs {ask.need} tokens of context; the largest window is {largest}"
+
+    # -- explicit lists: plain ids, pinned ids, named routers ----------------------
+
+    def _explicit(self, rows: Sequence[Row], ask: _Ask, what: str, *, order: str) -> _Plan:
+        excluded: list[Candidate] = []
+        eligible: list[Option] = []
+        seen: set[tuple[str, str]] = set()
+        for row in rows:
+            reason = self._exclusion(row, ask)
+            route = route_for(row.model, ask.reach) if reason is None else None
+            if route is None:
+                excluded.append(
+                    self._excluded(row, reason or no_key_reason(row.model.provider), ask)
+                )
+            elif (route.via, route.upstream_model) not in seen:
+                seen.add((route.via, route.upstream_model))
+                eligible.append(Option(row, route.via, route.upstream_model, route.byok))
+        if order == "cost":
+            eligible = rank_by_cost(eligible, ask.prompt_tokens, ask.output_tokens)
+        elif order == "latency":
+            eligible = rank_by_latency(
+                eligible, self._latency, ask.prompt_tokens, ask.output_tokens
+            )
+        chain = [self._candidate(o, None, ask) for o in eligible]
+        reason = f"requested {what}" if chain else ""
+        error = None if chain else self._explicit_error(what, excluded)
+        return _Plan(chain + excluded, chain, reason, error)
+
+    def _explicit_error(self, what: str, excluded: list[Candidate]) -> RoutingError:
+        reasons = [c.excluded or "" for c in excluded]
+        if reasons and all(r.startswith("no key for ") for r in reasons):
+            provider = excluded[0].model.provider
+            return RoutingError(424, no_key_message(provider), code="provider_key_missing")
+        detail = "; ".join(dict.fromkeys(r for r in reasons if not r.startswith("no key for ")))
+        return RoutingError(
+            400, f"{what} cannot serve this request: {detail}", code="no_capable_model"
+        )
+
+    def _named(self, name: str, ask: _Ask, stack: tuple[str, ...]) -> tuple[str, str, _Plan]:
+        if name in stack:
+            cycle = " → ".join(ROUTER_PREFIX + n for n in (*stack, name))
+            raise RoutingError(400, f"router cycle: {cycle}", code="router_cycle")
+        router = self._routers[name]
+        if router.strategy == "rules":
+            return name, "rules", self._rules(name, router, ask, (*stack, name))
+        rows = [row for item in router.models for row in self._rows_for(item)]
+        order = {"cheapest": "cost", "fastest": "latency"}.get(router.strategy, "given")
+        plan = self._explicit(rows, ask, f"router {name!r}", order=order)
+        if plan.chain:
+            first = plan.chain[0]
+            plan.reason = f"router {name} ({router.strategy}): {first.model.id} via {first.via}"
+        return name, router.strategy, plan
+
+    def _rules(self, name: str, router: RouterConfig, ask: _Ask, stack: tuple[str, ...]) -> _Plan:
+        for rule in router.rules:
+            if rule_matches(rule, ask.req):
+                _, _, plan = self._resolve(rule.use, ask, stack)
+                plan.reason = f"router {name}: rule {rule.when} → {rule.use}; {plan.reason}"
+                return plan
+        target = router.default or "auto"
+        _, _, plan = self._resolve(target, ask, stack)
+        plan.reason = f"router {name}: no rule matched, default {target}; {plan.reason}"
+        return plan
+
+    def _request_fallback(self, model: str, fallbacks: Sequence[str], ask: _Ask) -> _Plan:
+        items = list(dict.fromkeys([model, *fallbacks]))
+        candidates: list[Candidate] = []
+        chain: list[Candidate] = []
+        errors: list[tuple[str, RoutingError]] = []
+        seen: set[tuple[str, str]] = set()
+        shown: set[tuple[str, str, str]] = set()
+        for item in items:
+            _, _, plan = self._resolve(item, ask, ())
+            for cand in plan.chain:
+                if (cand.via, cand.upstream_model) not in seen:
+                    seen.add((cand.via, cand.upstream_model))
+                    chain.append(cand)
+            for cand in plan.candidates:
+                key = (cand.model.provider, cand.model.id, cand.via)
+                if key not in shown:
+                    shown.add(key)
+                    candidates.append(cand)
+            if plan.error is not None and not plan.chain:
+                errors.append((item, plan.error))
+        reason = "fallback list: " + " → ".join(items)
+        return _Plan(candidates, chain, reason, _fallback_error(errors))
+
+    # -- shared pieces -----------------------------------------------------------
+
+    def _exclusion(self, row: Row, ask: _Ask) -> str | None:
+        """Why `row` cannot serve this request, or None; cool-downs aside."""
+        missing = ask.mask & ~row.mask
+        if missing:
+            lacks = [n for n, bit in CAPABILITY_BITS.items() if missing & bit and bit != REASONING]
+            parts = [f"lacks {', '.join(lacks)}"] if lacks else []
+            if missing & REASONING:
+                parts.append("not a reasoning model")
+            return "; ".join(parts)
+        if row.context < ask.need:
+            return f"context too small (needs {ask.need}, has {row.context})"
+        if row.model.provider not in ask.reach.direct and ask.reach.hosted_router is None:
+            return no_key_reason(row.model.provider)
+        return None
+
+    def _cooling(self, via: str, upstream_model: str) -> bool:
+        return self._cooldowns.cooling(via, upstream_model) > 0.0
+
+    def _cooling_reason(self, row: Row, reach: Reach) -> str | None:
+        route = route_for(row.model, reach)
+        if route is None:
+            return None
+        left = self._cooldowns.cooling(route.via, route.upstream_model)
+        return f"cooling down ({math.ceil(left)} s left)" if left > 0 else None
+
+    def _options_cooling_last(self, options: list[Option]) -> list[Option]:
+        fresh = [o for o in options if not self._cooling(o.via, o.upstream_model)]
+        if len(fresh) == len(options):
+            return options
+        return fresh + [o for o in options if self._cooling(o.via, o.upstream_model)]
+
+    def _cooling_last(self, chain: list[Candidate]) -> list[Candidate]:
+        if not self._cooldowns.any_active():
+            return chain
+        fresh = [c for c in chain if not self._cooling(c.via, c.upstream_model)]
+        return fresh + [c for c in chain if self._cooling(c.via, c.upstream_model)]
+
+    def _candidate(self, option: Option, excluded: str | None, ask: _Ask) -> Candidate:
+        row = option.row
+        return Candidate(
+            row.model,
+            option.via,
+            option.upstream_model,
+            option.byok,
+            row.cost_usd(ask.prompt_tokens, ask.output_tokens),
+            excluded,
+        )
+
+    def _excluded(self, row: Row, reason: str, ask: _Ask, cost: Decimal | None = None) -> Candidate:
+        route = route_for(row.model, ask.reach)
+        via, upstream, byok = (
+            (route.via, route.upstream_model, route.byok)
+            if route is not None
+            else (row.model.provider, row.model.upstream_id, False)
+        )
+        if cost is None:
+            cost = row.cost_usd(ask.prompt_tokens, ask.output_tokens)
+        return Candidate(row.model, via, upstream, byok, cost, reason)
+
+    # -- configuration checks ------------------------------------------------------
+
+    def _check_routers(self) -> None:
+        for name, router in self._routers.items():
+            where = f"[routers.{name}]"
+            if router.strategy == "rules":
+                targets = [rule.use for rule in router.rules]
+                if router.default is not None:
+                    targets.append(router.default)
+                for target in targets:
+                    self._check_target(where, target)
+            else:
+                if not router.models:
+                    raise ConfigError(f"{where}: strategy {router.strategy!r} needs a models list")
+                for item in router.models:
+                    self._check_target(where, item, models_only=True)
+        for name in self._routers:
+            self._check_cycle(name, ())
+
+    def _check_target(self, where: str, target: str, *, models_only: bool = False) -> None:
+        lowered = target.lower()
+        is_router = lowered in AUTO_ALIASES or lowered.startswith(ROUTER_PREFIX)
+        if is_router and models_only:
+            raise ConfigError(f"{where}: models lists hold model ids, not routers ({target!r})")
+        if lowered.startswith(ROUTER_PREFIX) and target[len(ROUTER_PREFIX) :] in self._routers:
+            return
+        if lowered in AUTO_ALIASES:
+            return
+        try:
+            self._rows_for(target)
+        except RoutingError as exc:
+            raise ConfigError(f"{where}: {exc.message}") from None
+
+    def _check_cycle(self, name: str, stack: tuple[str, ...]) -> None:
+        if name in stack:
+            cycle = " → ".join(ROUTER_PREFIX + n for n in (*stack, name))
+            raise ConfigError(f"[routers.{stack[0]}]: router cycle: {cycle}")
+        router = self._routers[name]
+        targets = [rule.use for rule in router.rules] + ([router.default] if router.default else [])
+        for target in targets:
+            if target.lower().startswith(ROUTER_PREFIX):
+                ref = target[len(ROUTER_PREFIX) :]
+                if ref in self._routers:
+                    self._check_cycle(ref, (*stack, name))
+
+
+def _fallback_error(errors: list[tuple[str, RoutingError]]) -> RoutingError | None:
+    if not errors:
+        return None
+    if all(err.status == 424 for _, err in errors):
+        return errors[0][1]
+    detail = "; ".join(f"{item}: {err.message}" for item, err in errors)
+    return RoutingError(
+        400,
+        f"no model in the fallback list can serve this request: {detail}",
+        code="no_capable_model",
+    )
