@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -141,8 +142,6 @@ async def test_events_delivers_each_finished_request(gateway: Gateway) -> None:
         gateway.deps.hub.publish(finished(record))
         frame = await read_frame(resp)
     assert frame[0] == "event: request"
-    import json
-
     assert json.loads(frame[1].removeprefix("data: ")) == record.to_json()
 
 
@@ -213,3 +212,18 @@ async def test_app_shutdown_ends_open_feeds(tmp_path: Path) -> None:
             assert deps.closing.is_set()
     finally:
         store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_feed_unsubscribes_when_its_client_goes_away(gateway: Gateway) -> None:
+    subscribers = len(gateway.deps.hub._subscribers)
+    async with gateway.http.get(gateway.url + "/orca/v1/events") as resp:
+        assert await read_frame(resp) == [": connected"]
+        assert len(gateway.deps.hub._subscribers) == subscribers + 1
+        resp.close()
+
+    async def unsubscribed() -> None:
+        while len(gateway.deps.hub._subscribers) > subscribers:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(unsubscribed(), timeout=5)

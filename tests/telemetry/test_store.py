@@ -6,6 +6,7 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
@@ -113,8 +114,6 @@ def test_unknown_before_is_a_key_error(db_path: Path) -> None:
 
 
 def test_recent_json_is_the_record_json(db_path: Path) -> None:
-    import orjson
-
     with SqliteStore(db_path, flush_interval_s=0.01) as store:
         store.add(make_record(1))
         pending = store.recent_json(1)
