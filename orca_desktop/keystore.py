@@ -143,8 +143,12 @@ class KeyStore:
 
         A backend counts when its priority is at least 1 and it is not a
         fail/null/keyrings.alt one; a chain is searched in its own order.
+        Blocking: a Secret Service backend asks D-Bus for its priority.
         """
-        chosen = keyring.get_keyring()
+        try:
+            chosen = keyring.get_keyring()
+        except Exception as exc:  # noqa: BLE001 - e.g. a keyringrc naming a missing backend
+            _raise_unusable(exc)
         # keyring picks a ChainerBackend when several backends are viable.
         candidates: list[KeyringBackend] = list(getattr(chosen, "backends", None) or [chosen])
         for backend in candidates:
@@ -225,12 +229,17 @@ class KeyStore:
         """The token local clients send: ORCA_DESKTOP_TOKEN, else the keyring's, else a new one.
 
         A new token is ``sk-orca-`` plus 32 random bytes (URL-safe base64),
-        saved in the keyring and cached. Blocking the first time it reads the
-        keyring.
+        saved in the keyring and cached. Blocking until it has been read once;
+        memory only after that.
         """
         from_env = self._env_value(TOKEN_ENV)
         if from_env is not None:
             return Secret(from_env)
+        # Read before taking the lock: a keyring call hung in another thread
+        # holds it, and a cached token must never wait for that.
+        cached = self._token
+        if cached is not None:
+            return cached
         with self._lock:
             if self._token is None:
                 self._token = self._read_or_create_token()

@@ -475,3 +475,49 @@ async def test_run_off_loop_gives_up_on_a_keyring_that_never_answers() -> None:
     finally:
         release.set()
     await asyncio.sleep(0.05)  # let the released thread hand over to the (still open) loop
+
+
+class HangingKeyring(MemoryKeyring):
+    """Blocks like a Secret Service waiting for an unlock prompt nobody answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        if username == "hangs":
+            self.entered.set()
+            self.release.wait(30)
+        return super().get_password(service, username)
+
+
+def test_memory_reads_never_wait_for_a_hung_keyring_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = HangingKeyring()
+    backend.items["orca-desktop", "openai"] = "sk-one"
+    use_backend(monkeypatch, backend)
+    store = KeyStore(env={})
+    store.load(["openai"])
+    token = store.local_token()
+    hung = threading.Thread(target=store.load, args=(["hangs"],), daemon=True)
+    hung.start()
+    try:
+        assert backend.entered.wait(5)
+        assert store.local_token() is token
+        assert store.get("openai") == Secret("sk-one")
+        assert store.source("hangs") == "missing"
+    finally:
+        backend.release.set()
+        hung.join(5)
+
+
+def test_a_broken_keyring_configuration_is_no_secure_keyring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def misconfigured() -> object:
+        raise RuntimeError("No keyring backend named 'nonexistent'")
+
+    monkeypatch.setattr(keyring, "get_keyring", misconfigured)
+    with pytest.raises(NoSecureKeyring, match="nonexistent") as caught:
+        KeyStore(env={}).check_backend()
+    assert_says_how_to_fix(caught.value)
