@@ -1,0 +1,37 @@
+"""Small building blocks shared by the pages: a titled page layout and a status line."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from orca_desktop.gui._style import BAD, GOOD, MUTED
+
+
+def page_layout(page: QWidget, title: str, intro: str) -> QVBoxLayout:
+    """Give `page` the standard margins, a title and an introductory line."""
+    page.setObjectName("page")
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(24, 20, 24, 20)
+    layout.setSpacing(12)
+    heading = QLabel(title)
+    heading.setObjectName("pageTitle")
+    text = QLabel(intro)
+    text.setObjectName("pageIntro")
+    text.setWordWrap(True)
+    layout.addWidget(heading)
+    layout.addWidget(text)
+    return layout
+
+
+class StatusLine(QLabel):
+    """One line of feedback after an action: neutral, success or failure."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(self.textInteractionFlags())
+
+    def say(self, text: str, *, ok: bool | None = None) -> None:
+        color = MUTED if ok is None else (GOOD if ok else BAD)
+        self.setStyleSheet(f"color: {color};")
+        self.setText(text)

@@ -1,0 +1,288 @@
+"""The live request table: a `QAbstractTableModel` over a `LiveView`, and its view.
+
+Per applied batch the model emits at most one `beginRemoveRows` block (rows
+evicted from the bottom), one `beginInsertRows` block (new rows at the top)
+and one `dataChanged` over the span of changed rows. Display strings are
+computed when a row arrives or changes; `data()` is a lookup. A model reset
+happens only for a snapshot (start-up, a `Reset` event, or a LiveView whose
+order does not match the deltas).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from orca_desktop.events import Event, RequestFinished, Reset
+from orca_desktop.gui import _format as fmt
+from orca_desktop.gui._core import LiveViewLike
+from orca_desktop.gui._style import ERROR_COLOR, MUTED_COLOR, WARN_COLOR
+from orca_desktop.telemetry.record import RequestRecord
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("time", "Time"),
+    ("tool", "Tool"),
+    ("requested", "Requested"),
+    ("model", "Served model"),
+    ("provider", "Provider"),
+    ("byok", "BYOK"),
+    ("status", "Status"),
+    ("overhead", "Overhead"),
+    ("latency", "Latency"),
+    ("ttft", "TTFT"),
+    ("tokens", "Tokens in/out"),
+    ("cost", "Cost"),
+    ("saved", "Saved"),
+)
+COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
+_NUMERIC = frozenset({"overhead", "latency", "ttft", "tokens", "cost", "saved"})
+_ALIGN = tuple(
+    (Qt.AlignmentFlag.AlignRight if key in _NUMERIC else Qt.AlignmentFlag.AlignLeft)
+    | Qt.AlignmentFlag.AlignVCenter
+    for key in COLUMN_KEYS
+)
+_STATUS_COL = COLUMN_KEYS.index("status")
+_SAVED_COL = COLUMN_KEYS.index("saved")
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    """A row as displayed: its record plus the strings and colours computed once."""
+
+    record: RequestRecord
+    cells: tuple[str, ...]
+    status_color: QColor | None
+    saved_color: QColor | None
+
+
+def row_view(record: RequestRecord) -> RowView:
+    r = record
+    cells = (
+        fmt.local_time(r.started_at),
+        r.client or fmt.DASH,
+        r.requested_model or fmt.DASH,
+        r.model or fmt.DASH,
+        r.provider or fmt.DASH,
+        fmt.yes_no(r.byok),
+        fmt.status_text(r.status, r.error),
+        fmt.ms(r.overhead_ms),
+        fmt.ms(r.upstream_ms),
+        fmt.ms(r.ttft_ms),
+        fmt.tokens_in_out(r.prompt_tokens, r.completion_tokens),
+        fmt.money(r.cost_usd),
+        fmt.money(r.savings_usd),
+    )
+    if r.status == 0:
+        status_color: QColor | None = MUTED_COLOR
+    elif r.status == 499:
+        status_color = WARN_COLOR
+    elif r.status >= 400 or r.error:
+        status_color = ERROR_COLOR
+    else:
+        status_color = None
+    saved_color = ERROR_COLOR if r.savings_usd is not None and r.savings_usd < 0 else None
+    return RowView(r, cells, status_color, saved_color)
+
+
+class RequestTableModel(QAbstractTableModel):
+    """Recent requests, newest first, bounded by the LiveView it adapts.
+
+    `rows_changed` carries the ids that are new or changed in an applied batch
+    (all ids after a reset), so the detail pane redraws only when its row did.
+    """
+
+    rows_changed = Signal(object)  # frozenset[str]
+
+    def __init__(
+        self,
+        live_factory: Callable[[], LiveViewLike],
+        *,
+        snapshot: Callable[[], Sequence[RequestRecord]] = tuple,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._live_factory = live_factory
+        self._snapshot = snapshot
+        self._live = live_factory()
+        self._views: list[RowView] = []
+        self._ids: list[str] = []
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    # -- Qt's model interface: lookups only --------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._views)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        if row >= len(self._views) or col >= len(COLUMNS):
+            return None
+        view = self._views[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return view.cells[col]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _ALIGN[col]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if col == _STATUS_COL:
+                return view.status_color
+            if col == _SAVED_COL:
+                return view.saved_color
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole and col == _STATUS_COL:
+            return view.record.error
+        if role == Qt.ItemDataRole.UserRole:
+            return view.record.id
+        return None
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][1]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _ALIGN[section]
+        return None
+
+    # -- our interface ---------------------------------------------------------------------
+
+    def record(self, row: int) -> RequestRecord | None:
+        return self._views[row].record if 0 <= row < len(self._views) else None
+
+    def row_of(self, request_id: str) -> int | None:
+        try:
+            return self._ids.index(request_id)
+        except ValueError:
+            return None
+
+    def records(self) -> list[RequestRecord]:
+        """Every row's record, newest first (for charts)."""
+        return [v.record for v in self._views]
+
+    def load_snapshot(self, records: Sequence[RequestRecord] | None = None) -> None:
+        """Replace everything with `records` (newest first), or the snapshot source's rows."""
+        rows = list(self._snapshot() if records is None else records)
+        self._live = self._live_factory()
+        load = getattr(self._live, "load", None)
+        if callable(load):
+            load(rows)
+        elif rows:
+            self._live.apply(
+                [RequestFinished(request_id=r.id, at_ns=0, record=r) for r in reversed(rows)]
+            )
+        self._reset_to(list(self._live.rows()))
+
+    def apply(self, events: Sequence[Event]) -> None:
+        """Apply one tick's events with at most one remove, one insert and one dataChanged."""
+        if not events:
+            return
+        if any(isinstance(e, Reset) for e in events):
+            self.load_snapshot()
+            return
+        change = self._live.apply(events)
+        rows = list(self._live.rows())
+        ids = [r.id for r in rows]
+        known = set(self._ids)
+        fresh = 0
+        while fresh < len(ids) and ids[fresh] not in known:
+            fresh += 1
+        kept = ids[fresh:]
+        if len(kept) > len(self._ids) or self._ids[: len(kept)] != kept:
+            self._reset_to(rows)  # the LiveView reordered rows: cheaper to start over
+            return
+        self._remove_bottom(len(self._ids) - len(kept))
+        self._insert_top(rows[:fresh])
+        changed = self._update_changed(rows, fresh, set(change.changed_ids))
+        touched = frozenset(ids[:fresh]) | changed
+        if touched:
+            self.rows_changed.emit(touched)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _reset_to(self, rows: list[RequestRecord]) -> None:
+        self.beginResetModel()
+        self._views = [row_view(r) for r in rows]
+        self._ids = [r.id for r in rows]
+        self.endResetModel()
+        self.rows_changed.emit(frozenset(self._ids))
+
+    def _remove_bottom(self, n: int) -> None:
+        if n <= 0:
+            return
+        first = len(self._views) - n
+        self.beginRemoveRows(QModelIndex(), first, len(self._views) - 1)
+        del self._views[first:]
+        del self._ids[first:]
+        self.endRemoveRows()
+
+    def _insert_top(self, rows: list[RequestRecord]) -> None:
+        if not rows:
+            return
+        self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
+        self._views[0:0] = [row_view(r) for r in rows]
+        self._ids[0:0] = [r.id for r in rows]
+        self.endInsertRows()
+
+    def _update_changed(
+        self, rows: list[RequestRecord], start: int, changed_ids: set[str]
+    ) -> frozenset[str]:
+        if not changed_ids:
+            return frozenset()
+        positions = [i for i in range(start, len(rows)) if rows[i].id in changed_ids]
+        for i in positions:
+            self._views[i] = row_view(rows[i])
+        if positions:
+            top = self.index(positions[0], 0)
+            bottom = self.index(positions[-1], len(COLUMNS) - 1)
+            self.dataChanged.emit(top, bottom)
+        return frozenset(rows[i].id for i in positions)
+
+
+class RequestTable(QTableView):
+    """The table view: fixed row height, no live resize-to-contents, whole-row selection."""
+
+    def __init__(self, model: RequestTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setSortingEnabled(False)  # newest first; sorting live rows would reshuffle every tick
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vertical = self.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(26)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setHighlightSections(False)
+        header.setStretchLastSection(True)
+        widths = {
+            "time": 72, "tool": 96, "requested": 120, "model": 150, "provider": 90, "byok": 52,
+            "status": 96, "overhead": 76, "latency": 70, "ttft": 70, "tokens": 104, "cost": 82,
+        }
+        for col, key in enumerate(COLUMN_KEYS):
+            if key in widths:
+                self.setColumnWidth(col, widths[key])

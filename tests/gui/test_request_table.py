@@ -1,0 +1,183 @@
+"""The live table: events in, rows out — newest first, bounded, one block per change kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from orca_desktop.events import EventHub, Reset
+from orca_desktop.gui.feed import Feed
+from orca_desktop.gui.request_table import COLUMN_KEYS, RequestTableModel
+from orca_desktop.telemetry.live import LiveView
+from orca_desktop.telemetry.record import RequestRecord
+from tests.gui.factories import finished, make_record, received
+
+
+def cell(model: RequestTableModel, row: int, key: str) -> str:
+    value = model.data(model.index(row, COLUMN_KEYS.index(key)), Qt.ItemDataRole.DisplayRole)
+    assert isinstance(value, str)
+    return value
+
+
+def make_model(maxlen: int = 500, snapshot: list[RequestRecord] | None = None) -> RequestTableModel:
+    return RequestTableModel(lambda: LiveView(maxlen=maxlen), snapshot=lambda: snapshot or [])
+
+
+def test_finished_events_become_rows_with_their_display_cells(qapp: Any) -> None:
+    hub = EventHub()
+    model = make_model()
+    feed = Feed(hub, model)
+    hub.publish(finished(make_record(id="r1", requested="auto", model="gpt-4o-mini",
+                                     provider="openai", cost="0.000315", saved="0.004935")))
+    hub.publish(finished(make_record(id="r2", requested="claude-sonnet-4-5", model=None,
+                                     provider=None, status=424, error="no key for anthropic",
+                                     cost=None, saved=None)))
+    assert model.rowCount() == 0, "nothing is applied before the feed flushes"
+
+    assert feed.flush() == 2
+
+    assert model.rowCount() == 2
+    assert cell(model, 1, "requested") == "auto"
+    assert cell(model, 1, "model") == "gpt-4o-mini"
+    assert cell(model, 1, "provider") == "openai"
+    assert cell(model, 1, "byok") == "yes"
+    assert cell(model, 1, "status") == "200"
+    assert cell(model, 1, "cost") == "$0.00032"  # rounded to five decimals below one cent
+    assert cell(model, 1, "saved") == "$0.00494"
+    assert cell(model, 1, "overhead") == "0.84 ms"
+    assert cell(model, 1, "tokens") == "1,200 / 225"
+    assert cell(model, 0, "status") == "424 error"
+    assert cell(model, 0, "model") == "—"
+    assert model.data(model.index(0, COLUMN_KEYS.index("status")),
+                      Qt.ItemDataRole.ToolTipRole) == "no key for anthropic"
+
+
+def test_rows_are_newest_first_and_bounded(qapp: Any) -> None:
+    hub = EventHub()
+    model = make_model(maxlen=5)
+    feed = Feed(hub, model)
+    for n in range(8):
+        hub.publish(finished(make_record(id=f"r{n}")))
+    feed.flush()
+    assert [model.record(i).id for i in range(model.rowCount())] == ["r7", "r6", "r5", "r4", "r3"]
+    for n in range(8, 10):
+        hub.publish(finished(make_record(id=f"r{n}")))
+    feed.flush()
+    assert [model.record(i).id for i in range(model.rowCount())] == ["r9", "r8", "r7", "r6", "r5"]
+
+
+def test_each_flush_emits_at_most_one_insert_remove_and_change_block(qapp: Any) -> None:
+    hub = EventHub()
+    model = make_model(maxlen=4)
+    feed = Feed(hub, model)
+    calls: dict[str, list[tuple[int, int]]] = {"insert": [], "remove": [], "changed": []}
+    model.rowsInserted.connect(lambda _p, a, b: calls["insert"].append((a, b)))
+    model.rowsRemoved.connect(lambda _p, a, b: calls["remove"].append((a, b)))
+    model.dataChanged.connect(lambda tl, br, _r=None: calls["changed"].append((tl.row(), br.row())))
+    first = [make_record(id=f"a{n}") for n in range(3)]
+    for r in first:
+        hub.publish(received(r))
+    feed.flush()
+    assert calls == {"insert": [(0, 2)], "remove": [], "changed": []}
+
+    # one tick: two in-flight rows finish (a0, a2), three new requests push out the oldest rows
+    for k in calls:
+        calls[k].clear()
+    hub.publish(finished(first[0]))
+    hub.publish(finished(first[2]))
+    for n in range(3):
+        hub.publish(finished(make_record(id=f"b{n}")))
+    feed.flush()
+
+    assert calls["insert"] == [(0, 2)]
+    assert calls["remove"] == [(1, 2)]  # a0 and a1 (the oldest) left the bottom
+    assert calls["changed"] == [(3, 3)]  # a2 finished in place
+    assert [model.record(i).id for i in range(4)] == ["b2", "b1", "b0", "a2"]
+    assert cell(model, 3, "status") == "200"
+
+
+def test_in_flight_row_finishes_in_place(qapp: Any) -> None:
+    hub = EventHub()
+    model = make_model()
+    feed = Feed(hub, model)
+    record = make_record(id="r1", model="fake-small", provider="mock")
+    hub.publish(received(record))
+    feed.flush()
+    assert cell(model, 0, "status") == "in flight"
+    assert cell(model, 0, "model") == "—"
+    hub.publish(finished(record))
+    feed.flush()
+    assert model.rowCount() == 1
+    assert cell(model, 0, "status") == "200"
+    assert cell(model, 0, "model") == "fake-small"
+
+
+def test_model_stays_consistent_while_batches_apply(qapp: Any, qtmodeltester: Any) -> None:
+    hub = EventHub()
+    model = make_model(maxlen=7)
+    feed = Feed(hub, model)
+    hub.publish(finished(make_record(id="seed")))
+    feed.flush()
+    # check() also stays connected: every later insert, remove and change is verified as it happens
+    qtmodeltester.check(model, force_py=True)
+    pending: list[RequestRecord] = []
+    for tick in range(6):
+        for n in range(tick + 1):
+            r = make_record(id=f"t{tick}-{n}")
+            hub.publish(received(r))
+            pending.append(r)
+        if tick % 2:
+            for r in pending[:2]:
+                hub.publish(finished(r))
+            del pending[:2]
+        feed.flush()
+    assert model.rowCount() == 7
+    assert model.rowCount(model.index(0, 0)) == 0  # a table: rows have no children
+    assert not model.index(0, 0, model.index(0, 0)).isValid()
+    assert model.columnCount(QModelIndex()) == len(COLUMN_KEYS)
+
+
+def test_reset_replaces_rows_with_a_fresh_snapshot(qapp: Any) -> None:
+    snapshot = [make_record(id="s2"), make_record(id="s1")]
+    hub = EventHub()
+    model = make_model(snapshot=snapshot)
+    feed = Feed(hub, model)
+    hub.publish(finished(make_record(id="x")))
+    feed.flush()
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    hub.publish(Reset(at_ns=0))
+    feed.flush()
+    assert resets == [True]
+    assert [model.record(i).id for i in range(model.rowCount())] == ["s2", "s1"]
+
+
+def test_feed_that_overflowed_resets_instead_of_applying_a_partial_stream(qapp: Any) -> None:
+    snapshot = [make_record(id="from-store")]
+    hub = EventHub()
+    model = make_model(snapshot=snapshot)
+    feed = Feed(hub, model, maxlen=3)
+    for n in range(5):
+        hub.publish(finished(make_record(id=f"r{n}")))
+    assert feed.pending == 3
+    feed.flush()
+    assert [model.record(i).id for i in range(model.rowCount())] == ["from-store"]
+
+
+@pytest.mark.parametrize("visible", [True, False])
+def test_feed_timer_runs_only_while_active(qapp: Any, visible: bool) -> None:
+    hub = EventHub()
+    model = make_model()
+    feed = Feed(hub, model)
+    hub.publish(finished(make_record(id="r1")))
+    feed.set_active(visible)
+    assert feed.active is visible
+    assert model.rowCount() == (1 if visible else 0), "becoming active flushes at once"
+    feed.set_active(False)
+    assert not feed.active
+    before = feed.pending
+    feed.close()
+    hub.publish(finished(make_record(id="r2")))
+    assert feed.pending == before, "a closed feed no longer buffers"
