@@ -160,8 +160,12 @@ class SqliteStore:
             return
         with self._pending_lock:
             item = _Pending(next(self._seq), record)
+            # re-inserted, not updated in place, so the dict stays in seq order
+            self._pending.pop(record.id, None)
             self._pending[record.id] = item
-        self._queue.put_nowait(item)
+            # enqueued under the lock: the writer then commits in seq order,
+            # which `_newest_pending` relies on
+            self._queue.put_nowait(item)
 
     def _run_writer(self, conn: sqlite3.Connection) -> None:
         try:
@@ -263,28 +267,42 @@ class SqliteStore:
     def _recent(self, limit: int, before: str | None) -> list[RequestRecord | bytes]:
         if limit <= 0:
             return []
-        # Snapshot the pending records first: anything not in the snapshot was
-        # committed before it was taken, so it is in the database query below.
-        with self._pending_lock:
-            pending = list(self._pending.values())
-        before_seq = self._seq_of(before, pending) if before is not None else None
+        pending, before_seq = self._newest_pending(limit, before)
+        if before is not None and before_seq is None:
+            row = self._read("SELECT seq FROM requests WHERE id = ?", (before,))
+            if not row:
+                raise KeyError(before)
+            before_seq = int(row[0][0])
         merged: dict[str, tuple[int, RequestRecord | bytes]] = {}
         for seq, rid, text in self._query_recent(limit, before_seq):
             merged[rid] = (seq, text.encode())
         for item in pending:
-            if before_seq is None or item.seq < before_seq:
-                merged[item.record.id] = (item.seq, item.record)
+            merged[item.record.id] = (item.seq, item.record)
         ordered = sorted(merged.values(), key=lambda pair: pair[0], reverse=True)
         return [value for _, value in ordered[:limit]]
 
-    def _seq_of(self, request_id: str, pending: list[_Pending]) -> int:
-        for item in pending:
-            if item.record.id == request_id:
-                return item.seq
-        row = self._read("SELECT seq FROM requests WHERE id = ?", (request_id,))
-        if not row:
-            raise KeyError(request_id)
-        return int(row[0][0])
+    def _newest_pending(self, limit: int, before: str | None) -> tuple[list[_Pending], int | None]:
+        """The newest `limit` uncommitted records older than `before`, and its seq if pending.
+
+        Taken before the database is read: a record missing from this snapshot
+        was committed before it was taken, so the query that follows sees it.
+        When `before` is already committed, so is every record older than it
+        (batches commit in `seq` order), and the database alone answers.
+        """
+        with self._pending_lock:
+            before_seq = None
+            if before is not None:
+                mark = self._pending.get(before)
+                if mark is None:
+                    return [], None
+                before_seq = mark.seq
+            newest: list[_Pending] = []
+            for item in reversed(self._pending.values()):  # seq order, see `add`
+                if before_seq is None or item.seq < before_seq:
+                    newest.append(item)
+                    if len(newest) == limit:
+                        break
+            return newest, before_seq
 
     def _query_recent(self, limit: int, before_seq: int | None) -> list[tuple[int, str, str]]:
         if before_seq is None:

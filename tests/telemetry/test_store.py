@@ -159,3 +159,19 @@ def test_add_after_close_is_ignored(db_path: Path) -> None:
     store.add(make_record(1))  # logs, does not raise
     with SqliteStore(db_path) as reopened:
         assert reopened.recent(5) == []
+
+
+def test_a_record_added_again_replaces_the_old_one_at_the_top(db_path: Path) -> None:
+    with SqliteStore(db_path, flush_interval_s=0.01) as store:
+        store.add(make_record(1, status=0))
+        store.add(make_record(2))
+        store.add(make_record(1, status=502))
+        assert [(r.id, r.status) for r in store.recent(5)] == [
+            (make_record(1).id, 502),
+            (make_record(2).id, 200),
+        ]
+    with SqliteStore(db_path) as store:
+        assert [(r.id, r.status) for r in store.recent(5)] == [
+            (make_record(1).id, 502),
+            (make_record(2).id, 200),
+        ]
