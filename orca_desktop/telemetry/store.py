@@ -158,6 +158,8 @@ class SqliteStore:
         if self._closed:
             log.warning("telemetry store is closed; record %s not stored", record.id)
             return
+        if self._writer is None:
+            raise RuntimeError("SqliteStore.add before start()")
         with self._pending_lock:
             item = _Pending(next(self._seq), record)
             # re-inserted, not updated in place, so the dict stays in seq order
@@ -209,7 +211,12 @@ class SqliteStore:
                 rest.append(item)
 
     def _write(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
-        rows = [_row(item) for item in batch]
+        rows = []
+        for item in batch:
+            try:
+                rows.append(_row(item))
+            except Exception:  # one unserialisable record must not stop the writer
+                log.exception("telemetry store: cannot serialise record %s", item.record.id)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:

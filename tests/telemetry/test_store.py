@@ -175,3 +175,21 @@ def test_a_record_added_again_replaces_the_old_one_at_the_top(db_path: Path) -> 
             (make_record(1).id, 502),
             (make_record(2).id, 200),
         ]
+
+
+def test_an_unserialisable_record_does_not_stop_the_writer(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = make_record(1)
+    bad.client = object()  # type: ignore[assignment]
+    with SqliteStore(db_path, flush_interval_s=0.01) as store:
+        store.add(bad)
+        store.add(make_record(2))
+    with SqliteStore(db_path) as store:
+        assert [r.id for r in store.recent(5)] == [make_record(2).id]
+    assert "cannot serialise record" in caplog.text
+
+
+def test_add_before_start_is_a_programming_error(db_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="start"):
+        SqliteStore(db_path).add(make_record(1))
