@@ -178,27 +178,63 @@ def _describe(path: Path, text: str, exc: ValidationError) -> str:
 def _line_of(text: str, loc: list[str]) -> int | None:
     """Best-effort line of the key at `loc` (tomllib reports no positions).
 
-    Finds the table header (`[a.b]` or `[[a]]`), then the `key =` line inside
-    that table; falls back to the header's line.
+    Walks the table headers: `[a.b]` for tables, the N-th `[[a]]` for entry N
+    of an array of tables; then finds `key =` inside that table. Falls back to
+    the table's header line (e.g. for an error inside a list value).
     """
     if not loc:
         return None
-    *table_parts, key = loc
-    table = ".".join(p for p in table_parts if not p.isdigit())
     lines = text.splitlines()
-    start = 0
-    if table:
-        for i, raw in enumerate(lines):
-            stripped = raw.split("#", 1)[0].strip()
-            if stripped.startswith("[") and stripped.strip("[]").replace('"', "").replace(" ", "") == table:
-                start = i
-                break
-        else:
-            return None
-    key_re = re.compile(r"^\s*\"?" + re.escape(key) + r"\"?\s*=")
-    for i in range(start + (1 if table else 0), len(lines)):
-        if table and lines[i].lstrip().startswith("["):
+    # split loc into the table path (with an optional array index) and the key
+    table: list[str] = []
+    index: int | None = None
+    rest = list(loc)
+    while rest and not (len(rest) >= 1 and table and _is_key_of(lines, table, index, rest[0])):
+        part = rest.pop(0)
+        if part.isdigit():
+            index = int(part)
             break
-        if key_re.match(lines[i]):
+        table.append(part)
+    key = rest[0] if rest else (table.pop() if table else None)
+    start = _header_line(lines, ".".join(table), index) if table else -1
+    if table and start is None:
+        return None
+    begin = (start or 0) + 1 if table else 0
+    key_re = re.compile(r"^\s*\"?" + re.escape(key or "") + r"\"?\s*=") if key else None
+    for i in range(begin, len(lines)):
+        if lines[i].lstrip().startswith("["):
+            if table:
+                break
+            return None
+        if key_re is not None and key_re.match(lines[i]):
             return i + 1
-    return start + 1 if table else None
+    return start + 1 if table and start is not None and start >= 0 else None
+
+
+def _header_line(lines: list[str], dotted: str, index: int | None) -> int | None:
+    seen = -1
+    for i, raw in enumerate(lines):
+        stripped = raw.split("#", 1)[0].strip()
+        if not stripped.startswith("["):
+            continue
+        name = stripped.strip("[]").replace('"', "").replace(" ", "")
+        if name != dotted:
+            continue
+        seen += 1
+        if index is None or seen == index:
+            return i
+    return None
+
+
+def _is_key_of(lines: list[str], table: list[str], index: int | None, key: str) -> bool:
+    """True when `key` is a plain key inside table `table` (not a deeper table name)."""
+    header = _header_line(lines, ".".join(table), index)
+    if header is None:
+        return False
+    key_re = re.compile(r"^\s*\"?" + re.escape(key) + r"\"?\s*=")
+    for raw in lines[header + 1:]:
+        if raw.lstrip().startswith("["):
+            return False
+        if key_re.match(raw):
+            return True
+    return False

@@ -135,10 +135,6 @@ def test_bad_value_or_unknown_key_names_file_line_and_key(
     assert says in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config._line_of finds the first [[models]] table, not the n-th: reported",
-)
 def test_error_in_a_later_array_table_names_its_own_line(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -147,10 +143,6 @@ def test_error_in_a_later_array_table_names_its_own_line(tmp_path: Path) -> None
     assert f"{path}:7: models.1.input_price" in load_error(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config._line_of takes the list index as the key, so a list item has no line: reported",
-)
 def test_bad_list_item_names_the_line_of_its_list(tmp_path: Path) -> None:
     path = write(tmp_path, '[[models]]\nid = "a"\ncapabilities = ["telepathy"]\n')
     message = load_error(path)
