@@ -1,0 +1,381 @@
+"""The composition root: builds the core the same way for `serve` and the desktop app.
+
+Start-up order, top to bottom: config → keystore (keys read once, off the loop)
+→ demo upstream (demo mode only) → providers → catalog → router → telemetry
+(SQLite writer thread, stats, hub subscribers) → gateway (app, gate, local API,
+listener). The desktop app adds the window and the tray on top
+(`run_desktop`); nothing else wires objects. Teardown is the reverse, through
+one AsyncExitStack: listener, feeds, provider sessions, store flush, demo.
+
+This is the only module besides `gui/` that may import Qt, and it does so only
+inside `run_desktop`, so `orca-desktop serve` never loads PySide6.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from orca_desktop.config import Config, default_config_path, default_data_dir, load_config, save_config
+from orca_desktop.events import EventHub, GatewayStateChanged, KeyStatusChanged, RequestFinished
+from orca_desktop.gateway.auth import Gate
+from orca_desktop.gateway.context import GatewayContext
+from orca_desktop.gateway.local_api import LocalApiDeps, add_local_api
+from orca_desktop.gateway.server import GatewayServer, build_app
+from orca_desktop.keystore import KeyStore, NoSecureKeyring, run_off_loop
+from orca_desktop.providers.base import Provider, ProviderSpec, resolve_providers
+from orca_desktop.providers.demo import DEMO_PROVIDERS, DemoUpstream, demo_config
+from orca_desktop.providers.openai_compat import OpenAICompatProvider
+from orca_desktop.routing import Catalog, Cooldowns, LatencyTracker, Router
+from orca_desktop.telemetry.live import LiveView
+from orca_desktop.telemetry.stats import Stats
+from orca_desktop.telemetry.store import SqliteStore
+
+log = logging.getLogger(__name__)
+
+KeyState = Literal["keyring", "env", "missing", "local"]
+KEYRING_SERVICE_ENV = "ORCA_KEYRING_SERVICE"
+"""Keyring service name override; tests use a throwaway one so they never touch real keys."""
+
+
+def make_keystore() -> KeyStore:
+    return KeyStore(service=os.environ.get(KEYRING_SERVICE_ENV) or "orca-desktop")
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the command line decided; None means "from the config"."""
+
+    config_path: Path | None = None
+    data_dir: Path | None = None
+    host: str | None = None
+    port: int | None = None
+    demo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderState:
+    id: str
+    label: str
+    kind: str
+    state: KeyState
+    hosted_router: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTest:
+    ok: bool
+    message: str
+
+
+class Core:
+    """The one facade the GUI and the CLI call; it never exposes a key after it is saved."""
+
+    def __init__(self, *, config: Config, config_path: Path, data_dir: Path, ctx: GatewayContext,
+                 server: GatewayServer, gate: Gate, hub: EventHub, live: LiveView, stats: Stats,
+                 store: SqliteStore, keystore: KeyStore, token: str, keyring_error: str | None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.data_dir = data_dir
+        self.hub = hub
+        self.live = live
+        self.demo = ctx.demo
+        self.keyring_error = keyring_error
+        self._ctx = ctx
+        self._server = server
+        self._gate = gate
+        self._stats = stats
+        self._store = store
+        self._keystore = keystore
+        self._token = token
+        self.restart_in_demo: Callable[[], object] | None = None
+        """Set by the desktop app: restart the core with demo providers."""
+
+    # -- gateway state ------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def paused(self) -> bool:
+        return self._ctx.paused
+
+    def token(self) -> str:
+        return self._token
+
+    async def pause(self) -> None:
+        self._ctx.paused = True
+        self._announce("paused")
+
+    async def resume(self) -> None:
+        self._ctx.paused = False
+        self._announce("running")
+
+    async def set_port(self, port: int) -> None:
+        """Listen on `port` instead, without restarting the app; saved to the config."""
+        await self._server.move_to(port)
+        cfg = self.config.model_copy(deep=True)
+        cfg.server.port = self._server.port
+        await self.save_config(cfg)
+        self._announce("paused" if self.paused else "running")
+
+    def _announce(self, state: Literal["running", "paused", "stopped", "error"],
+                  detail: str | None = None) -> None:
+        self.hub.publish(GatewayStateChanged(time.monotonic_ns(), state, self.base_url, detail))
+
+    def enable_demo(self) -> None:
+        """Switch to demo providers (desktop app only; the CLI uses --demo)."""
+        if self.restart_in_demo is not None and not self.demo:
+            self.restart_in_demo()
+
+    # -- config -------------------------------------------------------------
+
+    async def save_config(self, cfg: Config) -> None:
+        """Validate, write atomically (off the loop), and apply routing changes at once."""
+        validated = Config.model_validate(cfg.model_dump())
+        if not self.demo:
+            await asyncio.get_running_loop().run_in_executor(
+                None, save_config, self.config_path, validated
+            )
+        self.config = validated
+        ctx = self._ctx
+        ctx.config = validated if not self.demo else ctx.config
+        if not self.demo:
+            ctx.catalog = Catalog.build(validated)
+            ctx.router = Router(ctx.catalog, validated, ctx.cooldowns, ctx.latency)
+        ctx.refresh_reach()
+
+    # -- keys ---------------------------------------------------------------
+
+    def provider_states(self) -> list[ProviderState]:
+        out = []
+        for spec in self._ctx.specs.values():
+            if self.demo != (spec.kind == "demo"):
+                continue
+            if spec.keyless:
+                state: KeyState = "local"
+            else:
+                state = self._keystore.source(spec.id)
+            out.append(ProviderState(spec.id, spec.label, spec.kind, state, spec.hosted_router))
+        return out
+
+    async def save_key(self, provider: str, key: str) -> None:
+        await run_off_loop(lambda: self._keystore.set(provider, key))
+        self._ctx.refresh_reach()
+        self.hub.publish(KeyStatusChanged(time.monotonic_ns(), provider, "saved"))
+
+    async def delete_key(self, provider: str) -> bool:
+        deleted = await run_off_loop(lambda: self._keystore.delete(provider))
+        self._ctx.refresh_reach()
+        self.hub.publish(KeyStatusChanged(time.monotonic_ns(), provider, "deleted"))
+        return deleted
+
+    async def test_key(self, provider: str) -> KeyTest:
+        """Ask the provider's models endpoint with the stored key."""
+        result = await test_provider_key(self._ctx, provider)
+        status: Literal["ok", "rejected", "unreachable"] = (
+            "ok" if result.ok else "rejected" if "rejected" in result.message else "unreachable"
+        )
+        self.hub.publish(KeyStatusChanged(time.monotonic_ns(), provider, status, result.message))
+        return result
+
+    # -- telemetry ----------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats.to_json(datetime.now(UTC))
+
+    @property
+    def stats_model(self) -> Stats:
+        return self._stats
+
+    def recent(self, limit: int = 200) -> list[Any]:
+        """Blocking read of recent records from the store (call in an executor)."""
+        return self._store.recent(limit)
+
+
+async def test_provider_key(ctx: GatewayContext, provider: str) -> KeyTest:
+    spec = ctx.specs.get(provider)
+    client = ctx.providers.get(provider)
+    if spec is None or client is None:
+        return KeyTest(False, f"unknown provider {provider!r}")
+    key = ctx.keystore.get(provider)
+    if key is None and not spec.keyless:
+        return KeyTest(False, f"no key for {provider}: run `orca-desktop keys set {provider}`")
+    status, message = await client.list_models(key)
+    return KeyTest(status == 200, message)
+
+
+def _make_provider(spec: ProviderSpec, cfg: Config) -> Provider:
+    return OpenAICompatProvider(spec, cfg.server)
+
+
+@contextlib.asynccontextmanager
+async def open_core(opts: Options) -> AsyncIterator[Core]:
+    """Build and start the core; tear it all down on exit (reverse order)."""
+    config_path = opts.config_path or default_config_path()
+    data_dir = opts.data_dir or default_data_dir()
+    config = load_config(config_path)
+    if opts.host is not None:
+        config.server.host = opts.host
+    if opts.port is not None:
+        config.server.port = opts.port
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    async with contextlib.AsyncExitStack() as stack:
+        keystore = make_keystore()
+        routing_config = config
+        if opts.demo:
+            demo = DemoUpstream()
+            routing_config = demo_config(config, await demo.start())
+            stack.push_async_callback(demo.close)
+        specs = resolve_providers(routing_config)
+        if opts.demo:
+            specs = {pid: s for pid, s in specs.items() if pid in DEMO_PROVIDERS}
+        keyring_error: str | None = None
+        try:
+            await run_off_loop(lambda: keystore.load([s.id for s in specs.values() if not s.keyless]))
+        except NoSecureKeyring as exc:
+            keyring_error = str(exc)
+            log.warning("%s", exc)
+        token = await _local_token(keystore)
+
+        providers: dict[str, Provider] = {pid: _make_provider(s, config) for pid, s in specs.items()}
+        for provider in providers.values():
+            stack.push_async_callback(provider.close)
+        catalog = Catalog.build(routing_config)
+        cooldowns = Cooldowns(time.monotonic)
+        latency = LatencyTracker()
+        router = Router(catalog, routing_config, cooldowns, latency)
+
+        hub = EventHub()
+        store = SqliteStore(data_dir / "telemetry.sqlite3")
+        store.start()
+        stack.callback(store.close)
+        stats = await asyncio.get_running_loop().run_in_executor(None, Stats.from_store, store)
+        live = LiveView()
+        hub.subscribe(_telemetry_sink(store, stats))
+
+        ctx = GatewayContext(config=routing_config, keystore=keystore, specs=specs,
+                             providers=providers, catalog=catalog, router=router,
+                             cooldowns=cooldowns, latency=latency, hub=hub, demo=opts.demo)
+        ctx.refresh_reach()
+        token_bytes = token.encode()
+        gate = Gate(token=lambda: token_bytes, allowed_origins=frozenset(config.server.allowed_origins),
+                    bind_host=config.server.host)
+        app = build_app(ctx, gate)
+        closing = asyncio.Event()
+        add_local_api(app, LocalApiDeps(store=store, stats=stats, hub=hub, closing=closing))
+        server = GatewayServer(app, config.server.host, config.server.port)
+        await server.start()
+        stack.push_async_callback(server.stop)
+        stack.callback(closing.set)
+
+        core = Core(config=config, config_path=config_path, data_dir=data_dir, ctx=ctx,
+                    server=server, gate=gate, hub=hub, live=live, stats=stats, store=store,
+                    keystore=keystore, token=token, keyring_error=keyring_error)
+        core._announce("running")
+        yield core
+
+
+def _telemetry_sink(store: SqliteStore, stats: Stats) -> Any:
+    def on_event(event: object) -> None:
+        if isinstance(event, RequestFinished):
+            store.add(event.record)
+            stats.add(event.record)
+
+    return on_event
+
+
+async def _local_token(keystore: KeyStore) -> str:
+    try:
+        return (await run_off_loop(keystore.local_token)).reveal()
+    except NoSecureKeyring as exc:
+        raise NoSecureKeyring(
+            "cannot keep the local access token without a keyring; set ORCA_DESKTOP_TOKEN "
+            "for headless use"
+        ) from exc
+
+
+async def serve(opts: Options, *, ready: Any = None) -> int:
+    """`orca-desktop serve`: the gateway alone until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with open_core(opts) as core:
+        if ready is not None:
+            ready(core)
+        await stop.wait()
+    return 0
+
+
+def run_desktop(opts: Options, *, show_window: bool = False) -> int:
+    """`orca-desktop`: the tray app and window, with the gateway on the same qasync loop."""
+    import sys
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("Orca Desktop")
+    qapp.setQuitOnLastWindowClosed(False)  # we live in the tray
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qapp)) as runner:
+        return runner.run(desktop_main(opts, show_window=show_window))
+
+
+async def desktop_main(opts: Options, *, show_window: bool = False) -> int:
+    """Run core + GUI until Quit; 'Try demo mode' restarts the core in demo mode."""
+    from dataclasses import replace
+
+    from orca_desktop.gui import run_gui
+    from orca_desktop.tasks import handle_loop_exception
+
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(handle_loop_exception)
+    quit_event = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, quit_event.set)
+    while True:
+        restart: list[Options] = []
+        try:
+            async with open_core(opts) as core:
+                core.restart_in_demo = lambda: (restart.append(replace(opts, demo=True)),
+                                                quit_event.set())
+                gui = run_gui(core, quit_event)
+                if show_window:
+                    gui.open_window()
+                try:
+                    await quit_event.wait()
+                finally:
+                    gui.close()
+        except (OSError, NoSecureKeyring) as exc:
+            _show_fatal(f"Orca Desktop could not start: {exc}")
+            return 1
+        if not restart:
+            return 0
+        opts = restart[0]
+        quit_event.clear()
+
+
+def _show_fatal(message: str) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    log.error("%s", message)
+    QMessageBox.critical(None, "Orca Desktop", message)

@@ -1,0 +1,136 @@
+"""The gate in front of every endpoint: loopback Host, Origin allowlist, local token.
+
+A refusal is an error in the endpoint's own shape (OpenAI's, or Anthropic's on
+`/v1/messages`), never a 500. Tokens are compared in constant time. Liveness
+checks (`GET /healthz`, `HEAD /`) need no token and reveal nothing else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from orca_desktop.wire.errors import anthropic_error_body, openai_error_body
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
+_LIVENESS = frozenset({("GET", "/healthz"), ("HEAD", "/healthz"), ("HEAD", "/"), ("GET", "/")})
+
+
+@dataclass(slots=True)
+class Gate:
+    """Settings of the gate; `token` is read per request so a rotated token applies at once."""
+
+    token: Callable[[], bytes]
+    allowed_origins: frozenset[str]
+    bind_host: str
+    unauthenticated: int = 0
+    _host_ok: dict[str, bool] = field(default_factory=dict)
+
+    def host_allowed(self, host_header: str | None) -> bool:
+        if not host_header:
+            return True  # HTTP/1.0 clients may omit Host; nothing to rebind
+        cached = self._host_ok.get(host_header)
+        if cached is None:
+            cached = _is_loopback_host(_strip_port(host_header)) or (
+                _strip_port(host_header) == self.bind_host
+            )
+            if len(self._host_ok) < 256:
+                self._host_ok[host_header] = cached
+        return cached
+
+    def token_ok(self, request: web.Request) -> bool:
+        presented = _presented_token(request)
+        if presented is None:
+            return False
+        return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), self.token())
+
+
+def _strip_port(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[1:end] if end > 0 else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return host
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _presented_token(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    api_key = request.headers.get("x-api-key")
+    return api_key.strip() if api_key else None
+
+
+def error_response(request: web.Request, status: int, message: str, *, code: str | None = None,
+                   param: str | None = None) -> web.Response:
+    """An error in the shape the endpoint's clients parse."""
+    if request.path.startswith("/v1/messages"):
+        body = anthropic_error_body(status, message)
+    else:
+        body = openai_error_body(status, message, param=param, code=code)
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+def make_gate_middleware(gate: Gate) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not gate.host_allowed(request.headers.get("Host")):
+            return error_response(
+                request, 403,
+                "Host header is not a loopback name or address; Orca Desktop only answers "
+                "requests addressed to localhost (DNS rebinding protection)",
+                code="forbidden_host",
+            )
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in gate.allowed_origins:
+            return error_response(
+                request, 403,
+                f"Origin {origin!r} is not allowed; add it to [server] allowed_origins "
+                "in the config to let that web page call Orca Desktop",
+                code="forbidden_origin",
+            )
+        if (request.method, request.path) not in _LIVENESS and not gate.token_ok(request):
+            gate.unauthenticated += 1
+            return error_response(
+                request, 401,
+                "missing or wrong local access token: send `Authorization: Bearer <token>` "
+                "or `x-api-key: <token>`; `orca-desktop token` prints it",
+                code="invalid_api_key",
+            )
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return error_response(request, exc.status, _http_message(exc, request))
+
+    return guard
+
+
+def _http_message(exc: web.HTTPException, request: web.Request) -> str:
+    if exc.status == 404:
+        return f"no such endpoint: {request.method} {request.path}"
+    if exc.status == 405:
+        return f"method {request.method} is not allowed on {request.path}"
+    if exc.status == 413:
+        return "request body is too large"
+    return exc.reason

@@ -1,0 +1,506 @@
+"""POST /v1/chat/completions: validate, route, forward, clean the stream, account.
+
+One `ChatExchange` per request. The hot path parses the client's JSON once,
+keeps the original object for forwarding (only `model`, `stream_options` and
+Orca's own routing keys change), and moves stream bytes through the sans-I/O
+`StreamCleaner` as they arrive. Failures before the first byte reached the
+client fall back to the next candidate; after it the stream ends with a clean
+error frame. Telemetry is published after the last byte, never awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import ClientError, ClientResponse, web
+
+from orca_desktop.events import KeyStatusChanged, RequestFinished
+from orca_desktop.gateway import headers as H
+from orca_desktop.gateway.context import CONTEXT, GatewayContext, client_of, new_request_id
+from orca_desktop.gateway.sse import StreamCleaner
+from orca_desktop.routing import RoutingError, requirements_of
+from orca_desktop.routing.router import Candidate, RouteDecision
+from orca_desktop.telemetry.pricing import Usage, cost_usd
+from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
+from orca_desktop.wire.errors import ApiError, openai_error_body
+from orca_desktop.wire.openai import parse_json_body, validate_chat_request
+
+log = logging.getLogger(__name__)
+
+_ENDPOINT = "/v1/chat/completions"
+_MAX_ERROR_BODY = 64 * 1024
+_SHOWN_UNREACHABLE = 3
+"""Candidates excluded only for a missing key are many in a big catalog; the record
+keeps the cheapest few (they say which key would save money) and drops the rest."""
+
+
+class UpstreamFailure(Exception):
+    """One attempt failed in a way that allows the next candidate (before the first byte)."""
+
+    def __init__(self, status: int, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamRefusal(Exception):
+    """The provider refused the request itself (a 4xx that another model would refuse too)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+async def handle_chat(request: web.Request) -> web.StreamResponse:
+    exchange = ChatExchange(request.app[CONTEXT], request)
+    return await exchange.run()
+
+
+class ChatExchange:
+    """Everything about one chat request, from body to telemetry record."""
+
+    def __init__(self, ctx: GatewayContext, request: web.Request) -> None:
+        self.ctx = ctx
+        self.request = request
+        self.t0 = time.perf_counter_ns()
+        self.upstream_wait_ns = 0
+        self.chunk_work_ns = 0
+        self.first_byte_ns: int | None = None
+        self.record = RequestRecord(
+            id=new_request_id(),
+            started_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            endpoint=_ENDPOINT,
+            client=client_of(request.headers.get("User-Agent")),
+        )
+        self.usage: dict[str, Any] | None = None
+        self.served: Candidate | None = None
+
+    # -- the whole exchange -------------------------------------------------
+
+    async def run(self) -> web.StreamResponse:
+        status = 499  # a CancelledError below means the client went away
+        try:
+            response = await self._serve()
+            status = response.status if self.record.status == 0 else self.record.status
+            return response
+        except ApiError as exc:
+            status = exc.status
+            self.record.error = exc.message
+            return self._error(exc.status, exc.message, param=exc.param, code=exc.code)
+        except asyncio.CancelledError:
+            self.record.error = self.record.error or "client disconnected"
+            raise
+        finally:
+            self.record.status = status
+            self._publish()
+
+    async def _serve(self) -> web.StreamResponse:
+        ctx = self.ctx
+        if ctx.paused:
+            raise ApiError(503, "Orca Desktop is paused: resume it from the tray menu or the window",
+                           code="gateway_paused")
+        body = await self._read_body()
+        validate_chat_request(body)
+        fallbacks, route, forward = _split_routing_keys(body)
+        self.record.requested_model = body["model"]
+        self.record.stream = stream = body.get("stream") is True
+        decision = self._decide(body, fallbacks, route)
+        keep_usage = stream and _include_usage(body)
+        if stream:
+            forward["stream_options"] = {**(forward.get("stream_options") or {}), "include_usage": True}
+        try:
+            return await self._try_chain(decision, forward, stream, keep_usage)
+        except UpstreamRefusal as refusal:
+            return self._passthrough_error(refusal)
+
+    async def _read_body(self) -> dict[str, Any]:
+        limit = int(self.ctx.config.server.max_body_mb * 1024 * 1024)
+        if (self.request.content_length or 0) > limit:
+            raise ApiError(413, f"request body is larger than {self.ctx.config.server.max_body_mb:g} MB "
+                                "([server] max_body_mb)", code="request_too_large")
+        try:
+            raw = await self.request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise ApiError(413, f"request body is larger than {self.ctx.config.server.max_body_mb:g} MB "
+                                "([server] max_body_mb)", code="request_too_large") from None
+        return parse_json_body(raw)
+
+    def _decide(self, body: dict[str, Any], fallbacks: list[str], route: str | None) -> RouteDecision:
+        try:
+            decision = self.ctx.router.decide(
+                body["model"], fallbacks=fallbacks, route=route,
+                req=requirements_of(body), reach=self.ctx.reach,
+            )
+        except RoutingError as exc:
+            raise ApiError(exc.status, str(exc), param=exc.param, code=exc.code) from None
+        rec = self.record
+        rec.router, rec.strategy, rec.reason = decision.router, decision.strategy, decision.reason
+        rec.candidates = _candidate_views(decision)
+        return decision
+
+    # -- attempts -----------------------------------------------------------
+
+    async def _try_chain(self, decision: RouteDecision, forward: dict[str, Any], stream: bool,
+                         keep_usage: bool) -> web.StreamResponse:
+        failures: list[str] = []
+        for cand in decision.chain:
+            forward["model"] = cand.upstream_model
+            payload = orjson.dumps(forward)
+            started = time.perf_counter_ns()
+            try:
+                if stream:
+                    return await self._stream_from(cand, payload, keep_usage, started)
+                return await self._json_from(cand, payload, started)
+            except UpstreamFailure as failure:
+                self._attempt_failed(cand, failure, started)
+                failures.append(f"{cand.via}/{cand.model.id}: {failure.message}")
+        detail = "; ".join(failures) or "no candidate could be tried"
+        raise ApiError(_all_failed_status(self.record.attempts),
+                       f"every candidate failed: {detail}", code="upstream_failed")
+
+    async def _open(self, cand: Candidate, payload: bytes) -> ClientResponse:
+        """Send the request; return a 200 response or raise UpstreamFailure/UpstreamRefusal."""
+        provider = self.ctx.providers.get(cand.via)
+        if provider is None:
+            raise UpstreamFailure(0, f"provider {cand.via} is not available")
+        try:
+            resp = await provider.send_chat(payload, self.ctx.keystore.get(cand.via))
+        except ClientError as exc:
+            raise UpstreamFailure(0, f"cannot reach {cand.via}: {_describe(exc)}") from None
+        except OSError as exc:
+            raise UpstreamFailure(0, f"cannot reach {cand.via}: {_describe(exc)}") from None
+        if resp.status == 200:
+            return resp
+        try:
+            body = await resp.content.read(_MAX_ERROR_BODY)
+        except (ClientError, OSError):
+            body = b""
+        finally:
+            resp.release()
+        status = resp.status
+        if status in (401, 403):
+            self.ctx.hub.publish(KeyStatusChanged(time.monotonic_ns(), cand.via, "rejected",
+                                                  f"HTTP {status}"))
+        if status in (401, 408, 429) or status >= 500:
+            raise UpstreamFailure(status, _upstream_message(status, body, cand.via),
+                                  _retry_after(resp.headers.get("Retry-After")))
+        raise UpstreamRefusal(status, body)
+
+    async def _json_from(self, cand: Candidate, payload: bytes, started: int) -> web.StreamResponse:
+        server = self.ctx.config.server
+        try:
+            async with asyncio.timeout(server.first_byte_timeout_s):
+                resp = await self._open(cand, payload)
+            try:
+                async with asyncio.timeout(server.idle_timeout_s):
+                    body = await resp.read()
+            finally:
+                resp.release()
+            data = orjson.loads(body)
+        except TimeoutError:
+            raise UpstreamFailure(0, f"{cand.via} timed out") from None
+        except (ClientError, OSError) as exc:
+            raise UpstreamFailure(0, f"{cand.via} dropped the connection: {_describe(exc)}") from None
+        except orjson.JSONDecodeError:
+            raise UpstreamFailure(502, f"{cand.via} answered with invalid JSON") from None
+        ready = time.perf_counter_ns()
+        self.upstream_wait_ns += ready - started
+        usage = data.get("usage") if isinstance(data, dict) else None
+        self._attempt_ok(cand, started, ready, usage, data.get("model") if isinstance(data, dict) else None)
+        response = web.Response(body=body, content_type="application/json",
+                                headers=self._route_headers(cand))
+        await response.prepare(self.request)
+        await response.write_eof()
+        self.first_byte_ns = time.perf_counter_ns()
+        self.record.status = 200
+        return response
+
+    async def _stream_from(self, cand: Candidate, payload: bytes, keep_usage: bool,
+                           started: int) -> web.StreamResponse:
+        server = self.ctx.config.server
+        cleaner = StreamCleaner(served_model=cand.upstream_model, keep_usage=keep_usage)
+        resp: ClientResponse | None = None
+        complete = False
+        try:
+            async with asyncio.timeout(server.first_byte_timeout_s):
+                resp = await self._open(cand, payload)
+                first = await self._first_output(resp, cleaner, cand)
+            ready = time.perf_counter_ns()
+            self.upstream_wait_ns += ready - started
+            self.ctx.latency.observe_ttft(cand.via, cand.model.id, (ready - started) / 1e6)
+            response = web.StreamResponse(status=200, headers=self._route_headers(cand))
+            response.content_type = "text/event-stream"
+            response.headers["Cache-Control"] = "no-cache"
+            await response.prepare(self.request)
+            await response.write(first)
+            self.first_byte_ns = time.perf_counter_ns()
+            self.served = cand
+            self.record.status = 200
+            complete = await self._pump(resp, response, cleaner, cand)
+            self._attempt_ok(cand, started, time.perf_counter_ns(), cleaner.usage, cleaner.model)
+            return response
+        except TimeoutError:
+            if self.first_byte_ns is None:
+                raise UpstreamFailure(0, f"{cand.via} sent nothing within "
+                                         f"{server.first_byte_timeout_s:g} s") from None
+            raise
+        finally:
+            if resp is not None:
+                # keep the pooled connection after a complete stream; otherwise close it,
+                # which is what stops the upstream generating for a client that left
+                resp.release() if complete else resp.close()
+
+    async def _first_output(self, resp: ClientResponse, cleaner: StreamCleaner,
+                            cand: Candidate) -> bytes:
+        """Read until the cleaner has bytes for the client; failures here can still fall back."""
+        try:
+            async for chunk in resp.content.iter_any():
+                out = cleaner.feed(chunk)
+                if out:
+                    return out
+        except (ClientError, OSError) as exc:
+            raise UpstreamFailure(0, f"{cand.via} dropped the stream before the first byte: "
+                                     f"{_describe(exc)}") from None
+        tail = cleaner.finish()
+        if cleaner.first_content or cleaner.usage is not None:
+            return tail
+        raise UpstreamFailure(502, f"{cand.via} ended the stream without any data")
+
+    async def _pump(self, resp: ClientResponse, response: web.StreamResponse,
+                    cleaner: StreamCleaner, cand: Candidate) -> bool:
+        """Move the rest of the stream; an upstream fault ends it with an error frame.
+
+        Returns True when the upstream stream ended normally.
+        """
+        idle = self.ctx.config.server.idle_timeout_s
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(idle) as deadline:
+                async for chunk in resp.content.iter_any():
+                    t = time.perf_counter_ns()
+                    out = cleaner.feed(chunk)
+                    self.chunk_work_ns += time.perf_counter_ns() - t
+                    if out:
+                        await response.write(out)
+                    deadline.reschedule(loop.time() + idle)
+            tail = cleaner.finish()
+            complete = True
+        except TimeoutError:
+            complete = False
+            tail = self._stream_fault(cleaner, cand, f"{cand.via} stalled for {idle:g} s mid-stream")
+        except (ClientError, OSError) as exc:
+            complete = False
+            if _client_gone(self.request):
+                self.record.status, self.record.error = 499, "client disconnected"
+                return False
+            tail = self._stream_fault(cleaner, cand,
+                                      f"{cand.via} dropped the stream: {_describe(exc)}")
+        if tail:
+            await response.write(tail)
+        await response.write_eof()
+        return complete
+
+    def _stream_fault(self, cleaner: StreamCleaner, cand: Candidate, message: str) -> bytes:
+        self.record.status = 502
+        self.record.error = message
+        self.ctx.cooldowns.failed(cand.via, cand.model.id, status=502, retry_after_s=None)
+        return cleaner.error_tail(message)
+
+    # -- bookkeeping ----------------------------------------------------------
+
+    def _route_headers(self, cand: Candidate) -> dict[str, str]:
+        rec = self.record
+        overhead_ms = (time.perf_counter_ns() - self.t0 - self.upstream_wait_ns) / 1e6
+        rec.overhead_ms = overhead_ms
+        return {
+            H.REQUEST_ID: rec.id,
+            H.OVERHEAD_MS: f"{overhead_ms:.3f}",
+            H.BYOK: "true" if cand.byok else "false",
+            H.PROVIDER: cand.via,
+            H.MODEL: cand.upstream_model,
+            H.ROUTE: f"{rec.router}/{rec.strategy}",
+            H.ROUTE_REASON: _header_safe(rec.reason or ""),
+        }
+
+    def _attempt_ok(self, cand: Candidate, started: int, ended: int,
+                    usage: dict[str, Any] | None, reported_model: Any) -> None:
+        rec = self.record
+        rec.attempts.append(Attempt(cand.model.id, cand.via, 200, None, (ended - started) / 1e6))
+        rec.provider, rec.byok = cand.via, cand.byok
+        rec.model = reported_model if isinstance(reported_model, str) else cand.upstream_model
+        rec.upstream_ms = (ended - started) / 1e6
+        self.served = cand
+        self.usage = usage if isinstance(usage, dict) else None
+        self.ctx.cooldowns.succeeded(cand.via, cand.model.id)
+
+    def _attempt_failed(self, cand: Candidate, failure: UpstreamFailure, started: int) -> None:
+        now = time.perf_counter_ns()
+        self.upstream_wait_ns += now - started
+        self.record.attempts.append(
+            Attempt(cand.model.id, cand.via, failure.status, failure.message, (now - started) / 1e6)
+        )
+        self.ctx.cooldowns.failed(cand.via, cand.model.id, status=failure.status or 503,
+                                  retry_after_s=failure.retry_after_s)
+
+    def _error(self, status: int, message: str, *, param: str | None = None,
+               code: str | None = None) -> web.Response:
+        self.record.status = status
+        return web.Response(
+            status=status,
+            body=openai_error_body(status, message, param=param, code=code),
+            content_type="application/json",
+            headers={H.REQUEST_ID: self.record.id},
+        )
+
+    def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
+        message = _upstream_message(refusal.status, refusal.body, self.record.attempts[-1].provider
+                                    if self.record.attempts else "provider")
+        self.record.error = message
+        try:
+            parsed = orjson.loads(refusal.body)
+            shaped = isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)
+        except orjson.JSONDecodeError:
+            shaped = False
+        body = refusal.body if shaped else openai_error_body(refusal.status, message)
+        self.record.status = refusal.status
+        return web.Response(status=refusal.status, body=body, content_type="application/json",
+                            headers={H.REQUEST_ID: self.record.id})
+
+    def _publish(self) -> None:
+        rec = self.record
+        end = time.perf_counter_ns()
+        rec.duration_ms = (end - self.t0) / 1e6
+        if self.first_byte_ns is not None:
+            rec.ttft_ms = (self.first_byte_ns - self.t0) / 1e6
+        if rec.overhead_ms is not None and self.chunk_work_ns:
+            rec.overhead_ms += self.chunk_work_ns / 1e6
+        if self.served is not None and self.usage is not None:
+            self._account(self.served, self.usage)
+        self.ctx.hub.publish(RequestFinished(rec.id, time.monotonic_ns(), rec))
+
+    def _account(self, cand: Candidate, raw: dict[str, Any]) -> None:
+        rec = self.record
+        usage = usage_from(raw)
+        rec.prompt_tokens, rec.completion_tokens = usage.prompt, usage.completion
+        rec.cached_tokens, rec.reasoning_tokens = usage.cached, usage.reasoning
+        rec.cost_usd = cost_usd(cand.model, usage)
+        ref = self.ctx.reference
+        if ref is not None:
+            rec.reference_model = ref.id
+            rec.reference_cost_usd = cost_usd(ref, usage)
+            if rec.cost_usd is not None and rec.reference_cost_usd is not None:
+                rec.savings_usd = rec.reference_cost_usd - rec.cost_usd
+
+
+def usage_from(raw: dict[str, Any]) -> Usage:
+    """OpenAI usage object → Usage (missing detail fields are 0)."""
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    return Usage(
+        prompt=_int(raw.get("prompt_tokens")),
+        completion=_int(raw.get("completion_tokens")),
+        cached=_int(prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else 0),
+        reasoning=_int(
+            completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else 0
+        ),
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _split_routing_keys(body: dict[str, Any]) -> tuple[list[str], str | None, dict[str, Any]]:
+    """Take Orca's routing keys out of the body (top level or under extra_body).
+
+    Other `extra_body` keys are merged into the top level, as the OpenAI SDKs do
+    with `extra_body=`; Orca's own keys never reach a provider.
+    """
+    forward = dict(body)
+    models = forward.pop("models", None)
+    route = forward.pop("route", None)
+    extra = forward.pop("extra_body", None)
+    if isinstance(extra, dict):
+        extra = dict(extra)
+        models = extra.pop("models", models)
+        route = extra.pop("route", route)
+        for key, value in extra.items():
+            forward.setdefault(key, value)
+    fallbacks = [m for m in models if isinstance(m, str)] if isinstance(models, list) else []
+    return fallbacks, route if isinstance(route, str) else None, forward
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _candidate_views(decision: RouteDecision) -> list[CandidateView]:
+    views: list[CandidateView] = []
+    unreachable = 0
+    for c in decision.candidates:
+        if c.excluded is not None and c.excluded.startswith("no key"):
+            unreachable += 1
+            if unreachable > _SHOWN_UNREACHABLE:
+                continue
+        views.append(CandidateView(c.model.id, c.via, c.estimated_cost_usd, c.excluded))
+    return views
+
+
+def _all_failed_status(attempts: list[Attempt]) -> int:
+    statuses = {a.status for a in attempts}
+    if statuses and statuses <= {429}:
+        return 503
+    if 0 in statuses and not any(s >= 500 for s in statuses):
+        return 504 if all("timed out" in (a.error or "") or "within" in (a.error or "")
+                          for a in attempts) else 502
+    return 502
+
+
+def _upstream_message(status: int, body: bytes, provider: str) -> str:
+    detail = ""
+    try:
+        parsed = orjson.loads(body)
+        err = parsed.get("error") if isinstance(parsed, dict) else None
+        if isinstance(err, dict):
+            detail = str(err.get("message") or "")
+        elif isinstance(err, str):
+            detail = err
+    except orjson.JSONDecodeError:
+        detail = body[:200].decode("utf-8", "replace")
+    hint = ""
+    if status in (401, 403):
+        hint = f" (check the key: `orca-desktop keys test {provider}`)"
+    text = f"{provider} answered HTTP {status}{hint}"
+    return f"{text}: {detail[:300]}" if detail else text
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+def _header_safe(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1").replace("\r", " ").replace("\n", " ")[:300]
+

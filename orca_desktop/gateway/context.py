@@ -1,0 +1,96 @@
+"""What the request handlers need, bundled once at start-up (no globals).
+
+`GatewayContext` is built by the composition root and stored on the aiohttp
+application under `CONTEXT`. Reachability is recomputed only when keys change.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from orca_desktop.config import Config
+from orca_desktop.events import EventHub
+from orca_desktop.providers.base import Provider, ProviderSpec
+from orca_desktop.routing import Catalog, Cooldowns, LatencyTracker, Reach, Router
+from orca_desktop.routing.catalog import ModelInfo
+
+if TYPE_CHECKING:
+    from orca_desktop.keystore import KeyStore
+
+
+@dataclass(slots=True)
+class GatewayContext:
+    config: Config
+    keystore: KeyStore
+    specs: dict[str, ProviderSpec]
+    providers: dict[str, Provider]
+    catalog: Catalog
+    router: Router
+    cooldowns: Cooldowns
+    latency: LatencyTracker
+    hub: EventHub
+    demo: bool = False
+    paused: bool = False
+    reach: Reach = field(default_factory=lambda: Reach(direct=frozenset(), hosted_router=None))
+    reference: ModelInfo | None = None
+
+    def refresh_reach(self) -> None:
+        """Recompute which providers are usable (after a key was saved or deleted)."""
+        direct = set()
+        hosted: str | None = None
+        for pid, spec in self.specs.items():
+            usable = (spec.keyless and spec.configured) or self.keystore.get(pid) is not None
+            if not usable:
+                continue
+            direct.add(pid)
+            if spec.hosted_router and hosted is None:
+                hosted = pid
+        self.reach = Reach(direct=frozenset(direct), hosted_router=hosted)
+        ref = self.catalog.get(self.config.routing.reference_model)
+        self.reference = ref[0] if ref else None
+
+
+CONTEXT: web.AppKey[GatewayContext] = web.AppKey("orca_context", GatewayContext)
+
+
+def new_request_id() -> str:
+    return "orq_" + os.urandom(9).hex()
+
+
+_CLIENTS = (
+    ("claude-cli", "claude-code"),
+    ("claude-code", "claude-code"),
+    ("aider", "aider"),
+    ("continue", "continue"),
+    ("cline", "cline"),
+    ("roo", "roo-code"),
+    ("zed", "zed"),
+    ("cursor", "cursor"),
+    ("jetbrains", "jetbrains"),
+    ("openai/python", "openai-python"),
+    ("openai/js", "openai-node"),
+    ("anthropic/python", "anthropic-python"),
+    ("anthropic/js", "anthropic-node"),
+    ("curl", "curl"),
+    ("python-httpx", "httpx"),
+    ("python-requests", "requests"),
+    ("aiohttp", "aiohttp"),
+    ("wrk", "wrk"),
+)
+
+
+@lru_cache(maxsize=256)
+def client_of(user_agent: str | None) -> str | None:
+    """The client tool named by a User-Agent, e.g. 'OpenAI/Python 1.54' → 'openai-python'."""
+    if not user_agent:
+        return None
+    ua = user_agent.lower()
+    for needle, name in _CLIENTS:
+        if needle in ua:
+            return name
+    return user_agent.split("/", 1)[0].split(" ", 1)[0][:40] or None

@@ -1,0 +1,183 @@
+"""The gateway's HTTP surface as raw clients see it: auth, Host/Origin, limits, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import TOKEN, Gateway, GatewayFactory
+from tests.fake_provider import Reply
+
+pytestmark = pytest.mark.asyncio
+
+GOOD = {"model": "fake-small", "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def post(gw: Gateway, body: Any = GOOD, *, headers: dict[str, str] | None = None,
+               raw: bytes | None = None) -> tuple[int, dict[str, Any], Any]:
+    hdrs = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    hdrs.update(headers or {})
+    async with aiohttp.ClientSession() as http:
+        kwargs: dict[str, Any] = {"data": raw} if raw is not None else {"json": body}
+        async with http.post(f"{gw.base_url}/chat/completions", headers=hdrs, **kwargs) as resp:
+            data = await resp.json(content_type=None)
+            return resp.status, dict(resp.headers), data
+
+
+def _error(data: Any) -> dict[str, Any]:
+    assert set(data) == {"error"}, data
+    err = data["error"]
+    assert {"message", "type", "param", "code"} <= set(err), err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("temperature", 2.5), ("temperature", -0.1), ("top_p", 1.5), ("max_tokens", 0),
+        ("max_completion_tokens", 0), ("n", 0), ("top_logprobs", 21), ("top_logprobs", -1),
+        ("presence_penalty", 2.5), ("frequency_penalty", -3), ("stream", "yes"),
+        ("tool_choice", "sometimes"), ("reasoning_effort", "extreme"),
+        ("response_format", {"type": "xml"}), ("logprobs", "true"), ("seed", 1.5),
+        ("stop", 5), ("parallel_tool_calls", "no"), ("user", 5),
+    ],
+)
+async def test_out_of_range_field_is_a_400_naming_it(gateway: Gateway, field: str,
+                                                     value: Any) -> None:
+    status, headers, data = await post(gateway, {**GOOD, field: value})
+    assert status == 400
+    err = _error(data)
+    assert field in err["message"] and err["param"].startswith(field)
+    assert headers.get("X-Orca-Request-Id")
+    assert gateway.fake.requests == []  # nothing reached the provider
+
+
+async def test_invalid_json_is_a_400(gateway: Gateway) -> None:
+    status, _, data = await post(gateway, raw=b'{"model": "fake-small", "messages": [')
+    assert status == 400 and "JSON" in _error(data)["message"]
+
+
+async def test_missing_messages_is_a_400(gateway: Gateway) -> None:
+    status, _, data = await post(gateway, {"model": "fake-small"})
+    assert status == 400 and "messages" in _error(data)["message"]
+
+
+async def test_unknown_model_is_a_404_with_close_matches(gateway: Gateway) -> None:
+    status, _, data = await post(gateway, {**GOOD, "model": "fake-smal"})
+    err = _error(data)
+    assert status == 404 and "fake-small" in err["message"]
+
+
+@pytest.mark.parametrize("auth", [None, "Bearer sk-orca-wrong", "Basic abc"])
+async def test_missing_or_wrong_token_is_a_401(gateway: Gateway, auth: str | None) -> None:
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": auth} if auth else {}
+        async with http.post(f"{gateway.base_url}/chat/completions", json=GOOD,
+                             headers=headers) as resp:
+            assert resp.status == 401
+            assert "token" in _error(await resp.json())["message"]
+            assert resp.headers.get("X-Orca-Request-Id") is None or True
+    assert gateway.fake.requests == []
+
+
+async def test_x_api_key_header_is_accepted(gateway: Gateway) -> None:
+    gateway.fake.script("fake-small", Reply(content="ok"))
+    status, _, data = await post(gateway, headers={"Authorization": "", "x-api-key": TOKEN})
+    assert status == 200 and data["choices"][0]["message"]["content"] == "ok"
+
+
+@pytest.mark.parametrize("host", ["evil.example.com", "attacker.test:8787", "192.168.1.20"])
+async def test_foreign_host_is_a_403(gateway: Gateway, host: str) -> None:
+    status, _, data = await post(gateway, headers={"Host": host})
+    assert status == 403 and "Host" in _error(data)["message"]
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:8787", "[::1]:8787", "LOCALHOST:1"])
+async def test_loopback_host_names_are_fine(gateway: Gateway, host: str) -> None:
+    gateway.fake.script("fake-small", Reply(content="ok"))
+    status, _, _ = await post(gateway, headers={"Host": host})
+    assert status == 200
+
+
+async def test_foreign_origin_is_a_403_and_allowed_origin_works(
+        gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory(extra="")
+    status, _, data = await post(gw, headers={"Origin": "https://evil.example"})
+    assert status == 403 and "Origin" in _error(data)["message"]
+
+
+async def test_body_over_the_limit_is_a_413(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory()
+    gw.core.config.server.max_body_mb = 0.01
+    gw.core._ctx.config.server.max_body_mb = 0.01  # the limit the handler reads
+    big = {**GOOD, "messages": [{"role": "user", "content": "x" * 20_000}]}
+    status, _, data = await post(gw, big)
+    assert status == 413 and _error(data)["code"] == "request_too_large"
+
+
+async def test_healthz_needs_no_token_and_reveals_nothing(gateway: Gateway) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{gateway.root}/healthz") as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"status": "ok"}
+        async with http.head(f"{gateway.root}/") as resp:
+            assert resp.status == 200
+        async with http.get(f"{gateway.base_url}/models") as resp:
+            assert resp.status == 401
+
+
+async def test_models_lists_reachable_models_with_prices(gateway: Gateway) -> None:
+    async with aiohttp.ClientSession(headers=gateway.auth) as http:
+        async with http.get(f"{gateway.base_url}/models") as resp:
+            data = (await resp.json())["data"]
+    by_id = {m["id"]: m for m in data}
+    assert set(by_id) == {"fake-small", "fake-large", "fake-mid"}  # no other provider has a key
+    small = by_id["fake-small"]
+    assert small["object"] == "model" and small["owned_by"] and "created" in small
+    assert small["provider"] == "mock" and small["byok"] is True
+    assert small["pricing"] == {"input_per_mtok": 0.15, "output_per_mtok": 0.6,
+                                "cached_input_per_mtok": None}
+    assert small["context_window"] == 128000 and small["capabilities"] == ["json_schema", "tools"]
+
+
+async def test_client_disconnect_cancels_the_upstream_request(gateway: Gateway) -> None:
+    gateway.fake.script("fake-small", Reply(content=" ".join(["w"] * 200), chunks=200,
+                                            chunk_interval=0.05))
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{gateway.base_url}/chat/completions",
+                               json={**GOOD, "stream": True}, headers=gateway.auth)
+        assert resp.status == 200
+        first = await resp.content.readline()
+        assert first.startswith(b"data: ")
+        resp.close()  # the client goes away mid-stream
+    await gateway.fake.wait_for_disconnects(1, timeout=5)
+    assert gateway.fake.disconnects == 1
+
+
+async def test_paused_gateway_answers_503_and_resume_restores(gateway: Gateway) -> None:
+    gateway.fake.script("fake-small", Reply(content="ok"))
+    await gateway.core.pause()
+    status, _, data = await post(gateway)
+    assert status == 503 and "paused" in _error(data)["message"]
+    await gateway.core.resume()
+    status, _, _ = await post(gateway)
+    assert status == 200
+
+
+async def test_every_authenticated_request_gets_a_record(gateway: Gateway) -> None:
+    gateway.fake.script("fake-small", Reply(content="ok"))
+    await post(gateway)
+    await post(gateway, {**GOOD, "temperature": 9})
+    await post(gateway, {**GOOD, "model": "nope-model"})
+    async with aiohttp.ClientSession(headers=gateway.auth) as http:
+        for _ in range(50):
+            async with http.get(f"{gateway.root}/orca/v1/requests?limit=10") as resp:
+                records = (await resp.json())["data"]
+            if len(records) == 3:
+                break
+            await asyncio.sleep(0.05)
+    assert [r["status"] for r in records] == [404, 400, 200]
+    assert records[2]["provider"] == "mock" and records[2]["byok"] is True
