@@ -1,0 +1,321 @@
+"""The stream cleaner: upstream OpenAI-style SSE bytes in, clean SSE bytes and facts out.
+
+Owns `StreamCleaner`, which sits between a provider's chat completions stream and
+the client. It forwards every complete `data:` frame as soon as its blank line
+arrives, whatever byte boundaries the upstream chunks had, and:
+
+- strips comments (`: keep-alive`), `id:`/`retry:` lines and events whose type is
+  neither absent nor `message`; an upstream `event: error` becomes a
+  `data: {"error": ...}` frame, so a failure is never silently dropped;
+- drops frames whose `choices` is empty or missing (content-filter pre-frames and
+  the like): dropping is the one rewrite that every SDK survives, since a frame
+  without choices carries nothing a client renders;
+- keeps the usage frame (empty `choices` plus `usage`) only when the client asked
+  for it (`keep_usage`), and records `usage` either way;
+- passes upstream error frames (`{"error": ...}`) through unchanged;
+- sends `data: [DONE]` exactly once, and nothing after it.
+
+Ordinary frames leave byte for byte as they came (no re-serialising); only frames
+that needed fixing (other line endings, several data lines, extra fields) are
+written canonically as `data: <payload>\\n\\n`. JSON is parsed only where a
+cheap byte check says a frame might matter (the first frames, empty choices,
+usage, finish_reason, error).
+
+Never does I/O, never blocks, never keeps a complete frame back, and never
+rewrites the `model` a provider reported (it is recorded in `.model`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from orca_desktop.wire.errors import openai_error_body
+
+__all__ = ["DONE_FRAME", "StreamCleaner"]
+
+DONE_FRAME = b"data: [DONE]\n\n"
+
+_NULL = (b":null", b": null")
+# How ordinary content frames end (OpenAI, and compact or spaced JSON from servers
+# that mimic it): a choice whose finish_reason is null closes the frame, optionally
+# followed by a null usage. A frame ending like this needs no parsing; a stray
+# top-level "error" before its choices would still be forwarded, only not recorded.
+_ORDINARY_TAILS = (
+    b'"finish_reason":null}],"usage":null}',
+    b'"finish_reason":null}]}',
+    b'"finish_reason": null}], "usage": null}',
+    b'"finish_reason": null}]}',
+)
+_LIST_OF_OBJECTS = (b":[{", b": [{")
+
+
+class StreamCleaner:
+    """Sans-I/O cleaner for one OpenAI chat completions stream.
+
+    Call `feed` with each upstream chunk and send what it returns; then `finish`
+    when the upstream ended normally, or `error_tail` when it failed. After
+    either, the cleaner is closed and returns b"".
+
+    Facts, readable at any time:
+    `usage` (last usage object seen), `model` (the model the provider reported,
+    else `served_model`), `saw_done` (the upstream sent [DONE]), `first_content`
+    (a frame with a non-empty delta arrived), `finish_reason` (last non-null one),
+    `error` (an upstream error object, if any), `frames` (data frames received,
+    [DONE] not counted), `dropped` (of those, not forwarded), `truncated` (the
+    upstream ended inside a frame that was thrown away).
+    """
+
+    __slots__ = (
+        "_buf",
+        "_closed",
+        "_done_sent",
+        "_skip_lf",
+        "dropped",
+        "error",
+        "finish_reason",
+        "first_content",
+        "frames",
+        "keep_usage",
+        "reported_model",
+        "saw_done",
+        "served_model",
+        "truncated",
+        "usage",
+    )
+
+    def __init__(self, *, served_model: str | None = None, keep_usage: bool = False) -> None:
+        self.served_model = served_model
+        self.keep_usage = keep_usage
+        self.usage: dict[str, Any] | None = None
+        self.reported_model: str | None = None
+        self.saw_done = False
+        self.first_content = False
+        self.finish_reason: str | None = None
+        self.error: Any = None
+        self.frames = 0
+        self.dropped = 0
+        self.truncated = False
+        self._buf = b""
+        self._skip_lf = False  # the last chunk ended in "\r": a leading "\n" belongs to it
+        self._done_sent = False
+        self._closed = False
+
+    @property
+    def model(self) -> str | None:
+        """The model id the provider reported in the stream, else `served_model`."""
+        return self.reported_model or self.served_model
+
+    # --- input ------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> bytes:
+        """Clean SSE bytes for everything completed by `data` (may be b"")."""
+        if self._closed or not data:
+            return b""
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[0] == 0x0A:
+                data = data[1:]
+        if b"\r" in data:
+            # Any line ending becomes "\n"; a frame that had "\r" is therefore
+            # re-written canonically, which keeps the output independent of where
+            # an upstream "\r\n" was split.
+            self._skip_lf = data[-1] == 0x0D
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        held = self._buf
+        if held:
+            buf = held + data
+            end = buf.find(b"\n\n", len(held) - 1)
+        else:
+            buf = data
+            end = buf.find(b"\n\n")
+        if end < 0:
+            self._buf = buf
+            return b""
+        out: list[bytes] = []
+        start = 0
+        while end >= 0:
+            self._event(buf[start:end], out)
+            start = end + 2
+            end = buf.find(b"\n\n", start)
+        self._buf = buf[start:]
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """End of a normal upstream stream: the last frame if it is whole, then
+        `data: [DONE]` unless it was already sent."""
+        if self._closed:
+            return b""
+        self._closed = True
+        out: list[bytes] = []
+        tail = self._buf.strip(b"\n")
+        self._buf = b""
+        if tail:
+            self._last_event(tail, out)
+        if not self._done_sent:
+            self._done_sent = True
+            out.append(DONE_FRAME)
+        return b"".join(out)
+
+    def error_tail(self, message: str, *, code: str | None = None) -> bytes:
+        """End after an upstream failure: an OpenAI-shaped error frame
+        (type `upstream_error`) and `data: [DONE]`; b"" once [DONE] went out."""
+        self._closed = True
+        if self._done_sent:
+            return b""
+        self._done_sent = True
+        self._buf = b""
+        body = openai_error_body(502, message, type="upstream_error", code=code)
+        return b"data: " + body + b"\n\n" + DONE_FRAME
+
+    # --- events -------------------------------------------------------------------
+
+    def _event(self, block: bytes, out: list[bytes]) -> None:
+        if block[:1] == b"\n":  # blank lines before the event
+            block = block.lstrip(b"\n")
+            if not block:
+                return
+        if block[:5] == b"data:" and b"\n" not in block:
+            payload = block[5:]
+            if payload[:1] == b" ":
+                payload = payload[1:]
+            if self._keep(payload):
+                out.append(block + b"\n\n")
+            return
+        kind, joined = _fields(block)
+        if joined is None:
+            return
+        if kind == b"error":
+            frame = self._error_event(joined)
+            if frame:
+                out.append(frame)
+        elif kind is None and self._keep(joined):
+            out.append(_canonical(joined))
+
+    def _last_event(self, block: bytes, out: list[bytes]) -> None:
+        """An event cut off by the end of the stream: kept only if its data is whole."""
+        kind, payload = _fields(block)
+        if payload is None or kind is not None:
+            return
+        if payload != b"[DONE]":
+            try:
+                orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                self.truncated = True
+                return
+        if self._keep(payload):
+            out.append(_canonical(payload))
+
+    def _error_event(self, payload: bytes) -> bytes:
+        if self._done_sent:
+            return b""
+        self.frames += 1
+        try:
+            value: Any = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            value = payload.decode("utf-8", "replace")
+        if isinstance(value, dict) and isinstance(value.get("error"), dict):
+            self.error = value["error"]
+            return _canonical(payload)
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            message = value["message"]
+        else:
+            message = value if isinstance(value, str) else payload.decode("utf-8", "replace")
+        body = openai_error_body(502, message, type="upstream_error")
+        self.error = orjson.loads(body)["error"]
+        return b"data: " + body + b"\n\n"
+
+    # --- frames -------------------------------------------------------------------
+
+    def _keep(self, payload: bytes) -> bool:
+        """Record the frame's facts; True when it goes to the client."""
+        if payload == b"[DONE]":
+            self.saw_done = True
+            if self._done_sent:
+                return False
+            self._done_sent = True
+            return True
+        self.frames += 1
+        if self._done_sent:
+            self.dropped += 1
+            return False
+        if self.first_content and _plain(payload):
+            return True
+        keep = self._judge(payload)
+        if not keep:
+            self.dropped += 1
+        return keep
+
+    def _judge(self, payload: bytes) -> bool:
+        try:
+            frame = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return True  # not ours to police: forwarded as the provider sent it
+        if not isinstance(frame, dict):
+            return True
+        if frame.get("error") is not None:
+            self.error = frame["error"]
+            return True
+        model = frame.get("model")
+        if self.reported_model is None and isinstance(model, str) and model:
+            self.reported_model = model
+        usage = frame.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+        choices = frame.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return isinstance(usage, dict) and self.keep_usage
+        for choice in choices:
+            if isinstance(choice, dict):
+                self._note_choice(choice)
+        return True
+
+    def _note_choice(self, choice: dict[str, Any]) -> None:
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason:
+            self.finish_reason = reason
+        if not self.first_content:
+            delta = choice.get("delta")
+            if isinstance(delta, dict) and any(v for k, v in delta.items() if k != "role"):
+                self.first_content = True
+
+
+def _plain(payload: bytes) -> bool:
+    """True when a frame is plainly ordinary content: non-empty choices and no
+    usage, finish_reason or error worth reading. False means "parse it"."""
+    if payload.endswith(_ORDINARY_TAILS):
+        return True
+    i = payload.find(b'"choices"')
+    if i < 0 or not payload.startswith(_LIST_OF_OBJECTS, i + 9):
+        return False
+    i = payload.find(b'"usage"')
+    if i >= 0 and not payload.startswith(_NULL, i + 7):
+        return False
+    i = payload.find(b'"finish_reason"')
+    if i >= 0 and not payload.startswith(_NULL, i + 15):
+        return False
+    return b'"error"' not in payload
+
+
+def _fields(block: bytes) -> tuple[bytes | None, bytes | None]:
+    """(event type or None for a message event, joined data or None) of one event."""
+    data: list[bytes] = []
+    kind: bytes | None = None
+    for line in block.split(b"\n"):
+        if not line or line[0] == 0x3A:  # ":" starts a comment
+            continue
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            data.append(value)
+        elif name == b"event":
+            kind = value if value and value != b"message" else None
+    if not data:
+        return kind, None
+    return kind, b"\n".join(data)
+
+
+def _canonical(payload: bytes) -> bytes:
+    return b"data: " + payload.replace(b"\n", b"\ndata: ") + b"\n\n"
