@@ -1,9 +1,13 @@
 """Offline prompt-token estimates: microseconds, no tokenizer, no files, no network.
 
 Owns the estimate the router uses for context-window checks and cost
-ranking: about one token per four bytes of UTF-8 text (a test calibrates
-it against tiktoken's o200k_base). It must never load a tokenizer: exact
-counts are the provider's job, reported back in `usage`.
+ranking: about one token per four bytes of UTF-8 text, with JSON-ish
+punctuation weighted up (tool calls and schemas tokenize densely). A test
+calibrates it against tiktoken's o200k_base: prose, code, JSON, German,
+Chinese and emoji all land within 0.85-1.25 of the exact count.
+
+It must never load a tokenizer: exact counts are the provider's job,
+reported back in `usage`.
 """
 
 from __future__ import annotations
@@ -17,20 +21,26 @@ BYTES_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators, as OpenAI's chat format adds
 REPLY_PRIMING_TOKENS = 3
 IMAGE_TOKENS = 850  # a typical high-detail image; providers charge 85-1,700
+PUNCTUATION_WEIGHT = 2  # extra bytes counted per `"`, `,`, `:`, `{`
 
 
 def estimate_text_tokens(text: str) -> int:
     """Tokens in `text`, rounded up; ASCII needs no encoding pass."""
     size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    # str.count runs in C: four passes over a 2 KB prompt take about a microsecond.
+    dense = text.count('"') + text.count(",") + text.count(":") + text.count("{")
+    size += PUNCTUATION_WEIGHT * dense
     return (size + BYTES_PER_TOKEN - 1) // BYTES_PER_TOKEN
 
 
 def estimate_json_tokens(value: Any) -> int:
     """Tokens in the compact JSON form of `value` (tool schemas, tool calls)."""
     try:
-        size = len(orjson.dumps(value))
+        encoded = orjson.dumps(value)
     except TypeError:  # not JSON-serialisable: count its text
         return estimate_text_tokens(str(value))
+    dense = encoded.count(b'"') + encoded.count(b",") + encoded.count(b":") + encoded.count(b"{")
+    size = len(encoded) + PUNCTUATION_WEIGHT * dense
     return (size + BYTES_PER_TOKEN - 1) // BYTES_PER_TOKEN
 
 
