@@ -163,6 +163,12 @@ PLAYBOOKS: list[tuple[str, bytes, bool, bytes]] = [
         False,
         b'data: {"choices":[{"delta":\ndata: {"content":"x"}}]}\n\n' + DONE,
     ),
+    (
+        "multi-line data with CRLF split between CR and LF stays one event",
+        b'data: {"choices":[{"delta":\r\ndata: {"content":"x"}}]}\r\n\r\n',
+        False,
+        b'data: {"choices":[{"delta":\ndata: {"content":"x"}}]}\n\n' + DONE,
+    ),
     ("id and retry lines dropped", b"id: 7\nretry: 10\n" + HELLO, False, HELLO + DONE),
     ("extra blank lines ignored", b"\n\n\n" + HELLO + b"\n\n" + WORLD, False, HELLO + WORLD + DONE),
     ("whole last frame without blank line kept", CONTENT + b"data: [DONE]", False, CONTENT + DONE),
