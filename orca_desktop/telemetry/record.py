@@ -124,7 +124,9 @@ class RequestRecord:
     def from_json(cls, data: dict[str, Any]) -> RequestRecord:
         """Inverse of `to_json` (the store keeps records as this JSON)."""
         money = ("cost_usd", "reference_cost_usd", "savings_usd")
-        kwargs = {k: v for k, v in data.items() if k not in ("candidates", "attempts", *money)}
+        known = _FIELDS - {"candidates", "attempts", *money}
+        # keys this version does not know (a newer store) are ignored, not fatal
+        kwargs = {k: v for k, v in data.items() if k in known}
         for k in money:
             kwargs[k] = _dec(data.get(k))
         kwargs["candidates"] = [
@@ -138,6 +140,9 @@ class RequestRecord:
         ]
         kwargs["attempts"] = [Attempt(**a) for a in data.get("attempts") or []]
         return cls(**kwargs)
+
+
+_FIELDS = frozenset(RequestRecord.__dataclass_fields__)
 
 
 def _num(value: Decimal | None) -> float | int | None:
