@@ -39,17 +39,26 @@ class Gui:
         self.window.activateWindow()
 
     def close(self) -> None:
+        """Unsubscribe from the core's hub, leave the tray, and delete the widgets."""
         if self.tray is not None:
             self.tray.close()
         self.window.feed.close()
         self.window.hide()
+        self.window.deleteLater()  # the tray icon is the window's child
 
 
-def run_gui(core: CoreLike, quit_event: asyncio.Event, *, tray: bool | None = None) -> Gui:
+def run_gui(
+    core: CoreLike,
+    quit_event: asyncio.Event,
+    *,
+    show_window: bool = False,
+    tray: bool | None = None,
+) -> Gui:
     """Build the window and the tray icon; show the tray (or the window when there is none).
 
-    The window also opens at once on first run (no usable provider), so a new
-    user sees what to do. `tray=False` forces the window-only mode.
+    The window also opens at once when `show_window` is set (e.g. after the
+    core restarted into demo mode from the window) and on first run (no usable
+    provider), so a new user sees what to do. `tray=False` forces window-only.
     """
     use_tray = QSystemTrayIcon.isSystemTrayAvailable() if tray is None else tray
     window = MainWindow(core, on_close=None if use_tray else quit_event.set)
@@ -57,7 +66,7 @@ def run_gui(core: CoreLike, quit_event: asyncio.Event, *, tray: bool | None = No
     if use_tray:
         gui.tray = TrayIcon(core, on_open=gui.open_window, on_quit=quit_event.set, parent=window)
         gui.tray.show()
-        if not has_usable_provider(core):
+        if show_window or not has_usable_provider(core):
             gui.open_window()
     else:
         window.say(NO_TRAY_MESSAGE)

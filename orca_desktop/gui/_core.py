@@ -76,13 +76,22 @@ class CoreLike(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
-KEYED_STATES = frozenset({"keyring", "env", "local"})
-"""Provider states in which a provider can serve requests."""
+KEYED_STATES = frozenset({"keyring", "env"})
+"""Provider states in which a provider has a key."""
 
 
 def has_usable_provider(core: CoreLike) -> bool:
-    """True when some provider has a key (or needs none), or the core runs in demo mode."""
-    return core.demo or any(p.state in KEYED_STATES for p in core.provider_states())
+    """True in demo mode, or when a provider has a key or is a configured keyless local one.
+
+    Presets such as ollama are listed as "local" even when nobody configured
+    them; only a local provider named in the config counts.
+    """
+    if core.demo:
+        return True
+    return any(
+        p.state in KEYED_STATES or (p.state == "local" and p.id in core.config.providers)
+        for p in core.provider_states()
+    )
 
 
 def root_url(base_url: str) -> str:

@@ -84,7 +84,8 @@ QGroupBox {{
     font-weight: 600;
 }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 12px; padding: 0 4px; color: {MUTED}; }}
-QStatusBar {{ background: {CARD}; border-top: 1px solid {LINE}; color: {MUTED}; }}
+QStatusBar {{ background: {CARD}; border-top: 1px solid {LINE}; }}
+QStatusBar QLabel {{ color: {MUTED}; padding: 3px 12px; font-size: 9pt; }}
 QSplitter::handle {{ background: transparent; }}
 QTabWidget::pane {{ border: none; }}
 """

@@ -8,19 +8,18 @@ gateway's overhead next to upstream latency and time to first token.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from orca_desktop.gui import _format as fmt
 from orca_desktop.gui._style import ACCENT, BAD, GOOD, LINE, MUTED, WARN
-from orca_desktop.telemetry.record import RequestRecord
+from orca_desktop.telemetry.record import CandidateView, RequestRecord
 
 EMPTY_TEXT = "Select a request to see how it was routed and what it cost."
 
 _CSS = f"""
-h2 {{ font-size: 13pt; margin: 0 0 2px 0; }}
-h3 {{ font-size: 9pt; color: {MUTED}; margin: 14px 0 4px 0; text-transform: uppercase; }}
 td, th {{ padding: 2px 8px 2px 0; vertical-align: top; }}
 th {{ color: {MUTED}; font-weight: 600; text-align: left; border-bottom: 1px solid {LINE}; }}
 .k {{ color: {MUTED}; padding-right: 14px; }}
@@ -31,6 +30,15 @@ th {{ color: {MUTED}; font-weight: 600; text-align: left; border-bottom: 1px sol
 .warn {{ color: {WARN}; }}
 .chosen {{ color: {ACCENT}; font-weight: 600; }}
 """
+
+
+def _h(title: str) -> str:
+    """A small section heading (Qt's rich text ignores CSS font sizes on headings)."""
+    return (
+        "<p style='margin-top: 12px; margin-bottom: 3px;'>"
+        f"<span style='font-size: 8pt; font-weight: 600; color: {MUTED};'>"
+        f"{escape(title.upper())}</span></p>"
+    )
 
 
 def _e(text: object) -> str:
@@ -67,15 +75,21 @@ def _summary(r: RequestRecord) -> str:
     ]
     if r.error:
         rows.insert(4, ("Error", f"<span class='bad'>{_e(r.error)}</span>"))
-    return f"<h2>{served}{via}</h2>" + _pairs(rows)
+    title = f"<p style='margin: 0 0 6px 0; font-size: 13pt; font-weight: 600;'>{served}{via}</p>"
+    return title + _pairs(rows)
 
 
 def _candidates(r: RequestRecord) -> str:
     if not r.candidates:
-        return "<h3>Candidates</h3><p class='muted'>No candidates were considered.</p>"
+        return _h("Candidates") + "<p class='muted'>No candidates were considered.</p>"
     head = "<tr><th>Model</th><th>Provider</th><th class='num'>Est. cost</th><th>Verdict</th></tr>"
+    def order(c: CandidateView) -> tuple[int, Decimal]:
+        served = c.model == r.model and c.provider == r.provider
+        rank = 0 if served and not c.excluded else (2 if c.excluded else 1)
+        return rank, c.estimated_cost_usd if c.estimated_cost_usd is not None else Decimal(0)
+
     body = []
-    for c in r.candidates:
+    for c in sorted(r.candidates, key=order):
         if c.excluded:
             verdict = f"<span class='bad'>excluded: {_e(c.excluded)}</span>"
         elif c.model == r.model and c.provider == r.provider:
@@ -86,12 +100,12 @@ def _candidates(r: RequestRecord) -> str:
             f"<tr><td>{_e(c.model)}</td><td>{_e(c.provider)}</td>"
             f"<td class='num'>{_e(fmt.money(c.estimated_cost_usd))}</td><td>{verdict}</td></tr>"
         )
-    return f"<h3>Candidates</h3><table cellspacing='0'>{head}{''.join(body)}</table>"
+    return _h("Candidates") + f"<table cellspacing='0'>{head}{''.join(body)}</table>"
 
 
 def _attempts(r: RequestRecord) -> str:
     if not r.attempts:
-        return "<h3>Attempts</h3><p class='muted'>No upstream call was made.</p>"
+        return _h("Attempts") + "<p class='muted'>No upstream call was made.</p>"
     head = (
         "<tr><th>#</th><th>Model</th><th>Provider</th><th>Status</th>"
         "<th class='num'>Duration</th><th>Error</th></tr>"
@@ -105,7 +119,7 @@ def _attempts(r: RequestRecord) -> str:
             f"<tr><td>{n}</td><td>{_e(a.model)}</td><td>{_e(a.provider)}</td><td>{status}</td>"
             f"<td class='num'>{_e(fmt.ms(a.duration_ms))}</td><td>{error}</td></tr>"
         )
-    return f"<h3>Attempts</h3><table cellspacing='0'>{head}{''.join(body)}</table>"
+    return _h("Attempts") + f"<table cellspacing='0'>{head}{''.join(body)}</table>"
 
 
 def _usage(r: RequestRecord) -> str:
@@ -133,15 +147,21 @@ def _usage(r: RequestRecord) -> str:
         ("Total duration", _e(fmt.ms(r.duration_ms))),
     ]
     return (
-        "<h3>Cost</h3>" + _pairs(money)
-        + "<h3>Timing</h3>" + _pairs(timing)
-        + "<h3>Tokens</h3>" + _pairs(tokens)
+        _h("Cost") + _pairs(money)
+        + _h("Timing") + _pairs(timing)
+        + _h("Tokens") + _pairs(tokens)
     )
 
 
 def decision_html(record: RequestRecord) -> str:
-    """The pane's HTML for one record; every value is escaped."""
-    return _summary(record) + _candidates(record) + _usage(record) + _attempts(record)
+    """The pane's HTML for one record, in two columns; every value is escaped."""
+    left = _summary(record) + _candidates(record) + _attempts(record)
+    return (
+        "<table width='100%' cellspacing='0' cellpadding='0'><tr>"
+        f"<td width='62%' valign='top' style='padding-right: 24px;'>{left}</td>"
+        f"<td valign='top'>{_usage(record)}</td>"
+        "</tr></table>"
+    )
 
 
 class DecisionPane(QTextBrowser):

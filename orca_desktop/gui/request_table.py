@@ -21,7 +21,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from orca_desktop.events import Event, RequestFinished, Reset
@@ -259,10 +259,15 @@ class RequestTableModel(QAbstractTableModel):
 
 
 class RequestTable(QTableView):
-    """The table view: fixed row height, no live resize-to-contents, whole-row selection."""
+    """The table view: fixed row height, no live resize-to-contents, whole-row selection.
+
+    While there are no rows it says so (and where to point a tool) instead of
+    showing a blank grid.
+    """
 
     def __init__(self, model: RequestTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.empty_text = "No requests yet."
         self.setModel(model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -280,9 +285,20 @@ class RequestTable(QTableView):
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
         widths = {
-            "time": 72, "tool": 96, "requested": 120, "model": 150, "provider": 90, "byok": 52,
-            "status": 96, "overhead": 76, "latency": 70, "ttft": 70, "tokens": 104, "cost": 82,
+            "time": 66, "tool": 84, "requested": 112, "model": 116, "provider": 72, "byok": 48,
+            "status": 78, "overhead": 80, "latency": 66, "ttft": 62, "tokens": 92, "cost": 72,
         }
         for col, key in enumerate(COLUMN_KEYS):
             if key in widths:
                 self.setColumnWidth(col, widths[key])
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.model().rowCount() == 0 and self.empty_text:
+            painter = QPainter(self.viewport())
+            painter.setPen(MUTED_COLOR)
+            painter.drawText(
+                self.viewport().rect().adjusted(24, 24, -24, -24),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.empty_text,
+            )

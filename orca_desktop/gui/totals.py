@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from orca_desktop.gui import _format as fmt
 from orca_desktop.gui.charts import OverheadChart, SpendChart
@@ -23,6 +23,7 @@ from orca_desktop.telemetry.record import RequestRecord
 REDRAW_INTERVAL_MS = 1000
 MAX_POINTS = 120
 SERIES_MINUTES = 60
+MIN_MINUTES = 5
 
 SpendSeries = Callable[[], tuple[list[float], list[float]]]
 
@@ -35,7 +36,12 @@ class _Point(Protocol):
 
 
 def cumulative(points: Sequence[_Point]) -> tuple[list[float], list[float]]:
-    """Running totals of spend and savings over chart buckets (oldest first)."""
+    """Running totals of spend and savings over chart buckets (oldest first).
+
+    Leading empty buckets are dropped, so the line starts at the first request.
+    """
+    first = next((i for i, p in enumerate(points) if p.cost_usd or p.savings_usd), len(points))
+    points = points[first:]
     spend, savings = Decimal(0), Decimal(0)
     out_spend: list[float] = []
     out_savings: list[float] = []
@@ -67,8 +73,8 @@ class StatCard(QFrame):
         super().__init__(parent)
         self.setObjectName("card")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 10, 14, 10)
-        layout.setSpacing(2)
+        layout.setContentsMargins(14, 8, 14, 8)
+        layout.setSpacing(1)
         self.label = QLabel(label.upper())
         self.label.setObjectName("cardLabel")
         self.value = QLabel(fmt.DASH)
@@ -152,21 +158,18 @@ class TotalsStrip(QWidget):
             "savings": StatCard("Saved today"),
             "overhead": StatCard("p50 overhead today"),
         }
-        self.spend_chart = SpendChart("last hour" if spend_series else "recent requests")
+        self.spend_chart = SpendChart()
         self.overhead_chart = OverheadChart()
-        cards = QHBoxLayout()
+        cards = QGridLayout()
         cards.setSpacing(10)
-        for card in self.cards.values():
-            cards.addWidget(card, 1)
-        charts = QHBoxLayout()
-        charts.setSpacing(10)
-        charts.addWidget(self.spend_chart, 3)
-        charts.addWidget(self.overhead_chart, 2)
-        layout = QVBoxLayout(self)
+        for i, card in enumerate(self.cards.values()):
+            cards.addWidget(card, i // 2, i % 2)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
-        layout.addLayout(cards)
-        layout.addLayout(charts)
+        layout.addLayout(cards, 4)
+        layout.addWidget(self.spend_chart, 4)
+        layout.addWidget(self.overhead_chart, 3)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self.tick)
@@ -188,7 +191,11 @@ class TotalsStrip(QWidget):
         if self._dirty:
             self._dirty = False
             spend, savings, overheads = chart_series(self._records())
+            caption = "recent requests"
             if self._spend_series is not None:
-                spend, savings = self._spend_series()
+                minutes = self._spend_series()
+                if len(minutes[0]) >= MIN_MINUTES:  # otherwise per request says more
+                    (spend, savings), caption = minutes, "per minute"
+            self.spend_chart.caption = caption
             self.spend_chart.set_series(spend, savings)
             self.overhead_chart.set_series(overheads)

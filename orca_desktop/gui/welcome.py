@@ -38,7 +38,8 @@ class WelcomePanel(QFrame):
         body = QLabel(
             "Orca routes each request to the cheapest capable model among the providers you have "
             "keys for. Add a key on the <b>Keys</b> page, or in a terminal run "
-            "<code>orca-desktop keys set openai</code>. Then point a tool at Orca "
+            "<span style='white-space: nowrap; font-family: monospace;'>"
+            "orca-desktop keys set openai</span>. Then point a tool at Orca "
             "(<b>Connect a tool</b>).<br>Just looking? <b>Demo mode</b> uses built-in simulated "
             "providers: no keys, no network, no cost."
         )

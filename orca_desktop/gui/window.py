@@ -93,14 +93,20 @@ class LivePage(QWidget):
             core.stats, model.records, spend_series=core_spend_series(core)
         )
         self.table = RequestTable(model)
+        self.table.empty_text = (
+            f"No requests yet. Point a tool at {openai_base_url(core.base_url)} "
+            "with Orca's token — see Connect a tool."
+        )
         self.pane = DecisionPane()
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        # Table above the pane: all thirteen columns fit the window's width.
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setHandleWidth(10)
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.pane)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([760, 420])
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 4)
+        self.splitter.setSizes([300, 240])
         layout.addWidget(self.welcome)
         layout.addWidget(self.totals)
         layout.addWidget(self.splitter, 1)
@@ -157,7 +163,8 @@ class MainWindow(QMainWindow):
         self.feed.flushed.connect(self._on_events)
 
         self.live_page = LivePage(
-            core, self.model, open_keys=lambda: self.show_page("Keys"), on_demo=self.refresh_mode
+            core,
+            self.model, open_keys=lambda: self.show_page("Keys"), on_demo=self.refresh_mode
         )
         self.keys_page = KeysPage(core)
         self.routers_page = RoutersPage(core)
@@ -202,12 +209,14 @@ class MainWindow(QMainWindow):
         main_layout = QVBoxLayout(main)
         main_layout.setContentsMargins(0, 0, 0, 0)
         main_layout.setSpacing(0)
-        banners = QVBoxLayout()
+        self.banner_area = QWidget()
+        banners = QVBoxLayout(self.banner_area)
         banners.setContentsMargins(20, 12, 20, 0)
         banners.setSpacing(8)
         banners.addWidget(self.demo_banner)
         banners.addWidget(self.notice_banner)
-        main_layout.addLayout(banners)
+        self.banner_area.hide()
+        main_layout.addWidget(self.banner_area)
         main_layout.addWidget(self.stack, 1)
         root = QWidget()
         layout = QHBoxLayout(root)
@@ -241,6 +250,7 @@ class MainWindow(QMainWindow):
             "<b>DEMO</b> — requests go to built-in simulated providers: no keys, no network, "
             "no real cost." if demo else None
         )
+        self._update_banner_area()
         self.live_page.welcome.setVisible(not has_usable_provider(self.core))
         self.keys_page.refresh()
         self.refresh_status()
@@ -255,6 +265,11 @@ class MainWindow(QMainWindow):
     def say(self, html: str | None) -> None:
         """Show (or clear, with None) the notice banner."""
         self.notice_banner.say(html)
+        self._update_banner_area()
+
+    def _update_banner_area(self) -> None:
+        shown = not self.demo_banner.isHidden() or not self.notice_banner.isHidden()
+        self.banner_area.setVisible(shown)
 
     # -- events ----------------------------------------------------------------------------
 

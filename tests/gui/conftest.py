@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from orca_desktop.app import Core, Options, open_core
-from tests.fake_provider import FakeProvider
+from tests.fake_provider import FakeProvider, Reply
 
 T = TypeVar("T")
 TOKEN = "sk-orca-guitest-" + uuid.uuid4().hex
@@ -99,12 +99,15 @@ class GuiCore:
 
 
 @pytest.fixture
-def gui_env(monkeypatch: pytest.MonkeyPatch, test_secrets: Any) -> None:
+def gui_env(
+    monkeypatch: pytest.MonkeyPatch, test_secrets: Any, isolated_keyring_service: str
+) -> None:
+    """No provider key in the environment, a fixed token, a throwaway keyring service."""
     for name in list(os.environ):
         if name.startswith("ORCA_KEY_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("ORCA_DESKTOP_TOKEN", TOKEN)
-    monkeypatch.setenv("ORCA_KEYRING_SERVICE", f"orca-desktop-test-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("ORCA_KEYRING_SERVICE", isolated_keyring_service)
     test_secrets.add(TOKEN)
     test_secrets.add(MOCK_KEY)
 
@@ -122,7 +125,10 @@ def gui_core(
 
         async def go() -> GuiCore:
             fake = await stack.enter_async_context(
-                FakeProvider(require_key=MOCK_KEY if mock_key else None)
+                FakeProvider(
+                    require_key=MOCK_KEY if mock_key else None,
+                    default=Reply(prompt_tokens=1200, completion_tokens=240),
+                )
             )
             config_path = tmp_path / "config.toml"
             config_path.write_text(CONFIG.format(url=fake.base_url), encoding="utf-8")

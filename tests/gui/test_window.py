@@ -1,0 +1,198 @@
+"""The main window over the real core: live rows, the decision pane, totals, first run, demo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from orca_desktop.gui import _format as fmt
+from orca_desktop.gui.request_table import COLUMN_KEYS
+from orca_desktop.gui.window import MainWindow
+from orca_desktop.telemetry.record import Attempt, CandidateView
+from tests.gui.conftest import GuiCore, until
+from tests.gui.factories import finished, make_record, received
+
+
+def cell(window: MainWindow, row: int, key: str) -> str:
+    model = window.model
+    return str(model.data(model.index(row, COLUMN_KEYS.index(key)), Qt.ItemDataRole.DisplayRole))
+
+
+def open_window(qtbot: Any, gc: GuiCore) -> MainWindow:
+    window = MainWindow(gc.core)
+    qtbot.addWidget(window)
+    return window
+
+
+def test_a_real_request_appears_as_a_row_and_its_decision_in_the_pane(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    reply = gc.run(gc.chat("auto"))
+    assert reply["status"] == 200, reply
+
+    window.feed.flush()
+
+    assert window.model.rowCount() == 1
+    assert cell(window, 0, "requested") == "auto"
+    assert cell(window, 0, "model") == "fake-small"
+    assert cell(window, 0, "provider") == "mock"
+    assert cell(window, 0, "status") == "200"
+    assert cell(window, 0, "cost").startswith("$")
+    assert cell(window, 0, "saved").startswith("$")
+    window.live_page.select_row(0)
+    pane = window.live_page.pane.toPlainText()
+    assert "fake-small" in pane and "fake-large" in pane  # both candidates, with estimates
+    assert "auto/cheapest" in pane
+    assert "served" in pane
+    assert "ATTEMPTS" in pane and "mock" in pane
+
+
+def test_selecting_a_row_shows_candidates_exclusions_and_attempts(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    record = make_record(
+        id="r-fallback",
+        requested="orcarouter/cheap",
+        model="gpt-4o",
+        provider="openai",
+        candidates=[
+            CandidateView("claude-haiku-4-5", "anthropic", Decimal("0.00204"),
+                          excluded="no key for anthropic"),
+            CandidateView("gpt-4o-mini", "openai", Decimal("0.000315")),
+            CandidateView("gpt-4o", "openai", Decimal("0.00525")),
+        ],
+        attempts=[
+            Attempt("gpt-4o-mini", "openai", 429, "rate limited by openai", 88.0),
+            Attempt("gpt-4o", "openai", 200, None, 612.0),
+        ],
+    )
+    gc.core.hub.publish(finished(record))
+    gc.core.hub.publish(finished(make_record(id="other")))
+    window.feed.flush()
+
+    window.live_page.select_row(window.model.row_of("r-fallback") or 0)
+
+    pane = window.live_page.pane.toPlainText()
+    assert "orcarouter/cheap" in pane
+    assert "excluded: no key for anthropic" in pane
+    assert "$0.00204" in pane
+    assert "rate limited by openai" in pane and "429" in pane
+    assert "612 ms" in pane and "88.0 ms" in pane
+    assert "Reference cost" in pane and "(gpt-4o)" in pane
+    assert "Gateway overhead" in pane and "0.84 ms" in pane
+    assert "Time to first token" in pane
+
+
+def test_pane_follows_its_row_from_in_flight_to_finished(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    record = make_record(id="r1", model="fake-large", provider="mock")
+    gc.core.hub.publish(received(record))
+    window.feed.flush()
+    window.live_page.select_row(0)
+    assert "in flight" in window.live_page.pane.toPlainText()
+
+    gc.core.hub.publish(finished(make_record(id="newer")))
+    gc.core.hub.publish(finished(record))
+    window.feed.flush()
+
+    pane = window.live_page.pane.toPlainText()
+    assert "in flight" not in pane
+    assert "fake-large" in pane and "via mock" in pane
+
+
+def test_totals_strip_shows_todays_numbers_from_stats(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    for _ in range(3):
+        assert gc.run(gc.chat("auto"))["status"] == 200
+    window.feed.flush()
+    totals = window.live_page.totals
+    totals.tick()
+
+    today = gc.core.stats()["today"]
+    assert today["requests"] == 3
+    assert totals.cards["requests"].value.text() == "3"
+    assert totals.cards["spend"].value.text() == fmt.money(Decimal(str(today["cost_usd"])))
+    assert totals.cards["savings"].value.text() == fmt.money(Decimal(str(today["savings_usd"])))
+    assert totals.cards["overhead"].value.text() == fmt.ms(today["overhead_ms_p50"])
+    assert totals.cards["requests"].sub.text() == "all time 3"
+    assert totals.cards["spend"].value.text() != "$0"
+
+
+def test_first_run_without_keys_says_what_to_do_and_offers_demo(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core(mock_key=False)
+    assert all(p.state in ("missing", "local") for p in gc.core.provider_states())
+    window = open_window(qtbot, gc)
+    window.show()
+    welcome = window.live_page.welcome
+    assert welcome.isVisible()
+    text = welcome.findChildren(type(welcome.hint))
+    shown = " ".join(label.text() for label in text)
+    assert "orca-desktop keys set openai" in shown
+    assert "Keys" in shown
+    assert "Demo mode" in shown
+    assert welcome.demo_button.isEnabled()
+    restarts: list[bool] = []
+    gc.core.restart_in_demo = lambda: restarts.append(True)  # what app.py's desktop_main hooks in
+
+    async def click_demo() -> None:
+        qtbot.mouseClick(welcome.demo_button, Qt.MouseButton.LeftButton)
+        await until(lambda: restarts, what="the core to be asked for demo mode")
+
+    gc.run(click_demo())
+    assert restarts == [True]
+
+    qtbot.mouseClick(welcome.keys_button, Qt.MouseButton.LeftButton)
+    assert window.current_page() == "Keys"
+
+
+def test_with_a_key_there_is_no_first_run_panel(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    window.show()
+    assert not window.live_page.welcome.isVisible()
+    assert "DEMO" not in window.windowTitle()
+
+
+def test_demo_mode_is_labelled_in_title_banner_and_status(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core(mock_key=False, demo=True)
+    window = open_window(qtbot, gc)
+    window.show()
+    assert window.windowTitle() == "Orca Desktop — DEMO"
+    assert window.demo_banner.isVisible()
+    assert "DEMO" in window.demo_banner.label.text()
+    assert "DEMO" in window.status_label.text()
+    assert not window.live_page.welcome.isVisible()
+
+
+def test_feed_drains_only_while_the_window_is_visible(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    assert not window.feed.active
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.feed.active
+    gc.core.hub.publish(finished(make_record(id="live")))
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=2000)
+    window.hide()
+    assert not window.feed.active
