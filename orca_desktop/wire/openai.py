@@ -38,8 +38,9 @@ __all__ = [
 ]
 
 
-class _Wire(BaseModel):
-    """Inbound wire object: strict types (no "1" for 1, no 1 for true), extras kept."""
+class WireModel(BaseModel):
+    """Inbound wire object (shared by wire/anthropic.py): strict types (no "1" for 1,
+    no 1 for true), unknown fields kept."""
 
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
@@ -49,7 +50,8 @@ class _Wire(BaseModel):
 # out of the field path shown to the client (see errors.field_path).
 
 
-def _shape(value: Any) -> str:
+def shape_tag(value: Any) -> str:
+    """Union tag by JSON shape: "~str", "~list", "~dict" or "~other"."""
     if isinstance(value, str):
         return "~str"
     if isinstance(value, list):
@@ -82,48 +84,48 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 _PART_TYPES = ("text", "image_url", "input_audio", "file", "refusal")
 
 
-class TextPart(_Wire):
+class TextPart(WireModel):
     type: Literal["text"]
     text: str
 
 
-class ImageUrl(_Wire):
+class ImageUrl(WireModel):
     url: str
     detail: Literal["auto", "low", "high"] | None = None
 
 
-class ImageUrlPart(_Wire):
+class ImageUrlPart(WireModel):
     type: Literal["image_url"]
     image_url: ImageUrl
 
 
-class InputAudio(_Wire):
+class InputAudio(WireModel):
     data: str
     format: str
 
 
-class InputAudioPart(_Wire):
+class InputAudioPart(WireModel):
     type: Literal["input_audio"]
     input_audio: InputAudio
 
 
-class FileRef(_Wire):
+class FileRef(WireModel):
     file_data: str | None = None
     file_id: str | None = None
     filename: str | None = None
 
 
-class FilePart(_Wire):
+class FilePart(WireModel):
     type: Literal["file"]
     file: FileRef
 
 
-class RefusalPart(_Wire):
+class RefusalPart(WireModel):
     type: Literal["refusal"]
     refusal: str
 
 
-class _UnknownPart(_Wire):
+class _UnknownPart(WireModel):
     """Never validates: reports the allowed part types."""
 
     type: Literal["text", "image_url", "input_audio", "file", "refusal"]
@@ -141,35 +143,35 @@ ContentPart = Annotated[
 
 Content = Annotated[
     Annotated[str, Tag("~str")] | Annotated[list[ContentPart], Tag("~list")],
-    Discriminator(_shape),
+    Discriminator(shape_tag),
 ]
 
 # --- tool calls in assistant messages ------------------------------------------
 
 
-class FunctionCall(_Wire):
+class FunctionCall(WireModel):
     name: str
     arguments: str
 
 
-class FunctionToolCall(_Wire):
+class FunctionToolCall(WireModel):
     id: str
     type: Literal["function"]
     function: FunctionCall
 
 
-class CustomCall(_Wire):
+class CustomCall(WireModel):
     name: str
     input: str
 
 
-class CustomToolCall(_Wire):
+class CustomToolCall(WireModel):
     id: str
     type: Literal["custom"]
     custom: CustomCall
 
 
-class _UnknownToolCall(_Wire):
+class _UnknownToolCall(WireModel):
     type: Literal["function", "custom"]
 
 
@@ -187,7 +189,7 @@ def _rule(field: str, rule: str) -> PydanticCustomError:
     return PydanticCustomError("field_rule", "{rule}", {"field": field, "rule": rule})
 
 
-class Message(_Wire):
+class Message(WireModel):
     """One chat message. Cross-field rules: a tool message needs `tool_call_id`;
     content may be null only for an assistant message with tool calls (or a
     function message)."""
@@ -221,30 +223,30 @@ class Message(_Wire):
 # --- tools and tool_choice -----------------------------------------------------
 
 
-class FunctionDef(_Wire):
+class FunctionDef(WireModel):
     name: NonEmptyStr
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
 
 
-class FunctionTool(_Wire):
+class FunctionTool(WireModel):
     type: Literal["function"]
     function: FunctionDef
 
 
-class CustomDef(_Wire):
+class CustomDef(WireModel):
     name: NonEmptyStr
     description: str | None = None
     format: dict[str, Any] | None = None
 
 
-class CustomTool(_Wire):
+class CustomTool(WireModel):
     type: Literal["custom"]
     custom: CustomDef
 
 
-class _UnknownTool(_Wire):
+class _UnknownTool(WireModel):
     type: Literal["function", "custom"]
 
 
@@ -256,26 +258,26 @@ Tool = Annotated[
 ]
 
 
-class NamedFunction(_Wire):
+class NamedFunction(WireModel):
     name: NonEmptyStr
 
 
-class FunctionChoice(_Wire):
+class FunctionChoice(WireModel):
     type: Literal["function"]
     function: NamedFunction
 
 
-class CustomChoice(_Wire):
+class CustomChoice(WireModel):
     type: Literal["custom"]
     custom: NamedFunction
 
 
-class AllowedToolsChoice(_Wire):
+class AllowedToolsChoice(WireModel):
     type: Literal["allowed_tools"]
     allowed_tools: dict[str, Any]
 
 
-class _UnknownChoice(_Wire):
+class _UnknownChoice(WireModel):
     type: Literal["function", "custom", "allowed_tools"]
 
 
@@ -291,27 +293,27 @@ ToolChoice = Annotated[
 # --- response_format, stream_options, routing extensions ----------------------------
 
 
-class TextFormat(_Wire):
+class TextFormat(WireModel):
     type: Literal["text"]
 
 
-class JsonObjectFormat(_Wire):
+class JsonObjectFormat(WireModel):
     type: Literal["json_object"]
 
 
-class JsonSchemaSpec(_Wire):
+class JsonSchemaSpec(WireModel):
     name: NonEmptyStr
     description: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool | None = None
 
 
-class JsonSchemaFormat(_Wire):
+class JsonSchemaFormat(WireModel):
     type: Literal["json_schema"]
     json_schema: JsonSchemaSpec
 
 
-class _UnknownFormat(_Wire):
+class _UnknownFormat(WireModel):
     type: Literal["text", "json_object", "json_schema"]
 
 
@@ -324,21 +326,21 @@ ResponseFormat = Annotated[
 ]
 
 
-class StreamOptions(_Wire):
+class StreamOptions(WireModel):
     include_usage: bool | None = None
 
 
 Route = Literal["fallback"]
 
 
-class ExtraBody(_Wire):
+class ExtraBody(WireModel):
     models: list[NonEmptyStr] | None = None
     route: Route | None = None
 
 
 Stop = Annotated[
     Annotated[str, Tag("~str")] | Annotated[list[str], Field(max_length=4), Tag("~list")],
-    Discriminator(_shape),
+    Discriminator(shape_tag),
 ]
 
 Temperature = Annotated[float, Field(ge=0, le=2)]
@@ -350,7 +352,7 @@ Bias = Annotated[float, Field(ge=-100, le=100)]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
-class ChatRequest(_Wire):
+class ChatRequest(WireModel):
     """A validated chat completions request (unknown fields kept as extras).
 
     Optional fields accept an explicit null, as the SDKs send it.
