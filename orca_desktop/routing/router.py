@@ -117,8 +117,17 @@ class _Ask:
 
 @dataclass(slots=True)
 class _Pool:
+    """The eligible options for one (capabilities, context bucket, reach), with skybands."""
+
     options: list[Option]
     band: list[Option] = field(default_factory=list)
+    wider: dict[int, list[Option]] = field(default_factory=dict)
+
+    def band_for(self, k: int) -> list[Option]:
+        band = self.wider.get(k)
+        if band is None:
+            band = self.wider[k] = skyband(self.options, k)
+        return band
 
 
 class Router:
@@ -242,8 +251,8 @@ class Router:
         pool = self._pool(ask.mask, ask.need, ask.reach)
         source = pool.band
         cooling = self._cooldowns.any_active()
-        if cooling and any(self._cooling(o.via, o.upstream_model) for o in pool.band):
-            source = pool.options  # the band assumes nothing is set aside: rank everything
+        if cooling:
+            source = self._band_despite_cooling(pool)
         ranked = rank_by_cost(source, ask.prompt_tokens, ask.output_tokens)
         if cooling:
             ranked = self._options_cooling_last(ranked)
@@ -257,6 +266,25 @@ class Router:
             f"{first.model.id} via {first.via}"
         )
         return _Plan(chain + self._notable(ask, chain), chain, reason)
+
+    def _band_despite_cooling(self, pool: _Pool) -> list[Option]:
+        """A band that still holds the K cheapest options that are not cooling.
+
+        With c cooling options among the (K + c) cheapest, the K cheapest
+        usable ones are in the (K + c)-skyband; widen until c stops growing.
+        """
+        extra = self._count_cooling(pool.band)
+        band = pool.band
+        while extra:
+            band = pool.band_for(AUTO_CHAIN_LENGTH + extra)
+            more = self._count_cooling(band)
+            if more <= extra:
+                break
+            extra = more
+        return band
+
+    def _count_cooling(self, options: list[Option]) -> int:
+        return sum(1 for o in options if self._cooling(o.via, o.upstream_model))
 
     def _pool(self, mask: int, need: int, reach: Reach) -> _Pool:
         bucket = bisect_left(self._contexts, need)

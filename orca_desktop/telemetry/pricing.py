@@ -97,9 +97,9 @@ def _genai_cost(model: ModelInfo, usage: Usage) -> Decimal | None:
         # does, without its per-call lookup, which costs ~150 µs on the request path.
         input_mtok, output_mtok, cache_read_mtok = flat
         read_mtok = input_mtok if cache_read_mtok is None else cache_read_mtok
-        return (
-            input_mtok * (usage.prompt - cached) + read_mtok * cached + output_mtok * usage.completion
-        ) / _MILLION
+        uncached = usage.prompt - cached
+        total = input_mtok * uncached + read_mtok * cached + output_mtok * usage.completion
+        return total / _MILLION
     from genai_prices import Usage as GenaiUsage
     from genai_prices import calc_price
 
@@ -113,9 +113,6 @@ def _genai_cost(model: ModelInfo, usage: Usage) -> Decimal | None:
         provider_id=provider_id,
     )
     return Decimal(calc.total_price)
-
-
-_MILLION = Decimal(1_000_000)
 
 
 @lru_cache(maxsize=1024)

@@ -116,7 +116,8 @@ def test_override_for_another_provider_adds_an_entry_copied_from_the_known_model
     config = config_with(models=[{"id": "m", "provider": "azure", "output_price": 3}])
     catalog = Catalog.build(config, entries=[base])
     azure = catalog.find("azure", "m")
-    assert azure is not None and (azure.input_price, azure.output_price) == (1, 3)
+    assert azure is not None
+    assert (azure.input_price, azure.output_price) == (Decimal(1), Decimal(3))
     assert catalog.find("openai", "m") == base
 
 

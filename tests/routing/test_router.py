@@ -7,9 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orca_desktop.config import Config, ConfigError
-from orca_desktop.routing import Reach, RoutingError, requirements_of
+from orca_desktop.routing import AUTO_CHAIN_LENGTH, Reach, RoutingError, requirements_of
+from orca_desktop.routing.strategies import Row
 from orca_desktop.telemetry.pricing import estimated_cost_usd
 from tests.routing.factories import ALL_CAPS, make_body, make_router, model
 
@@ -458,3 +461,54 @@ def test_success_makes_a_cooled_model_first_again() -> None:
     assert s.decide("auto").chain[0].model.id != "tiny"
     s.cooldowns.succeeded("groq", "tiny")
     assert s.decide("auto").chain[0].model.id == "tiny"
+
+
+def test_auto_with_cooling_models_still_picks_the_cheapest_usable_ones() -> None:
+    # 12 models on a line: each is dominated by all cheaper ones, so only the
+    # first AUTO_CHAIN_LENGTH are in the precomputed band.
+    entries = [model(f"m{i:02d}", inp=str(i + 1), out=str(i + 1)) for i in range(12)]
+    s = make_router(entries)
+    assert [c.model.id for c in s.decide("auto").chain] == [f"m{i:02d}" for i in range(6)]
+    for i in range(8):
+        s.cooldowns.failed("openai", f"m{i:02d}", status=500, retry_after_s=None)
+    assert [c.model.id for c in s.decide("auto").chain] == [
+        "m08",
+        "m09",
+        "m10",
+        "m11",
+        "m00",
+        "m01",
+    ]
+    for i in range(12):
+        s.cooldowns.failed("openai", f"m{i:02d}", status=500, retry_after_s=None)
+    assert [c.model.id for c in s.decide("auto").chain] == [f"m{i:02d}" for i in range(6)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 50), st.integers(1, 50), st.booleans()), min_size=1, max_size=25
+    ),
+    st.integers(1, 100_000),
+    st.integers(1, 10_000),
+)
+def test_auto_chain_equals_brute_force_ranking_with_any_cooling(
+    specs: list[tuple[int, int, bool]], prompt_bytes: int, max_tokens: int
+) -> None:
+    entries = [
+        model(f"m{i:02d}", inp=str(a), out=str(b), ctx=10**7) for i, (a, b, _) in enumerate(specs)
+    ]
+    s = make_router(entries)
+    for i, (_, _, cooling) in enumerate(specs):
+        if cooling:
+            s.cooldowns.failed("openai", f"m{i:02d}", status=503, retry_after_s=None)
+    req = requirements_of(make_body(text="x" * prompt_bytes, max_tokens=max_tokens))
+    rows = sorted(
+        (Row(e) for e in entries),
+        key=lambda r: (r.cost_f(req.prompt_tokens, max_tokens), r.tie),
+    )
+    fresh = [r.model.id for r in rows if not specs[int(r.model.id[1:])][2]]
+    cool = [r.model.id for r in rows if specs[int(r.model.id[1:])][2]]
+    expected = (fresh + cool)[:AUTO_CHAIN_LENGTH]
+    decision = s.router.decide("auto", req=req, reach=s.reach)
+    assert [c.model.id for c in decision.chain] == expected
