@@ -8,7 +8,7 @@ lets them run beside the writer); callers on the event loop run them in an
 executor, never on the loop itself.
 
 Durability: `close` writes everything that was added. A crash loses at most
-the batch being collected (≤ `flush_interval_s` or `max_batch` records).
+the batch being collected (the last `flush_interval_s`).
 Reads see a record as soon as `add` returns, even before the writer has
 committed it (read-your-writes), so a client that learnt an id from the live
 feed can page with it at once.
@@ -24,7 +24,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -95,10 +94,9 @@ class SqliteStore:
     `close` is on disk after it.
     """
 
-    def __init__(self, path: Path, *, flush_interval_s: float = 0.25, max_batch: int = 500) -> None:
+    def __init__(self, path: Path, *, flush_interval_s: float = 0.25) -> None:
         self.path = Path(path)
         self._flush_interval_s = flush_interval_s
-        self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         # Records added but not yet committed, for read-your-writes. Guarded by
         # `_pending_lock`, held only for dict operations (never during I/O).
@@ -109,6 +107,7 @@ class SqliteStore:
         self._reader_lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._closed = False
+        self._closing = threading.Event()
 
     # -- life cycle ---------------------------------------------------------
 
@@ -138,6 +137,7 @@ class SqliteStore:
         self._closed = True
         if self._writer is not None:
             self._queue.put(_STOP)
+            self._closing.set()
             self._writer.join()
         with self._reader_lock:
             if self._reader is not None:
@@ -181,27 +181,26 @@ class SqliteStore:
             conn.close()
 
     def _next_batch(self) -> tuple[list[_Pending], bool]:
-        """Wait for a first record, then collect more for up to `flush_interval_s`."""
+        """Wait for a first record, let more gather for `flush_interval_s`, then take them all.
+
+        The writer sleeps instead of waiting on the queue between records: a
+        waiting getter is woken by every `put`, and each wake-up is a GIL
+        hand-off that the event loop pays for on the request path.
+        """
         first = self._queue.get()
         if first is _STOP:
             return [], True
         assert isinstance(first, _Pending)
+        self._closing.wait(self._flush_interval_s)  # set only by close(): no per-record wake-ups
         batch = [first]
-        deadline = time.monotonic() + self._flush_interval_s
-        while len(batch) < self._max_batch:
-            timeout = deadline - time.monotonic()
-            try:
-                item = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                return batch + self._drain_rest(), True
-            assert isinstance(item, _Pending)
-            batch.append(item)
-        return batch, False
+        rest = self._drain_rest(stop_marker=True)
+        stop = bool(rest) and rest[-1] is _STOP
+        batch.extend(item for item in rest if isinstance(item, _Pending))
+        return batch, stop
 
-    def _drain_rest(self) -> list[_Pending]:
-        rest: list[_Pending] = []
+    def _drain_rest(self, *, stop_marker: bool = False) -> list[Any]:
+        """Everything queued now; with `stop_marker`, a trailing _STOP is kept to signal it."""
+        rest: list[Any] = []
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -209,6 +208,10 @@ class SqliteStore:
                 return rest
             if isinstance(item, _Pending):
                 rest.append(item)
+            elif item is _STOP and stop_marker:
+                rest.extend(i for i in self._drain_rest() if isinstance(i, _Pending))
+                rest.append(_STOP)
+                return rest
 
     def _write(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         rows = []

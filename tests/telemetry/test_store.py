@@ -73,7 +73,7 @@ def test_records_survive_close_and_reopen(db_path: Path) -> None:
 
 
 def test_close_writes_every_record_of_a_large_burst(db_path: Path) -> None:
-    store = SqliteStore(db_path, flush_interval_s=5.0, max_batch=64)
+    store = SqliteStore(db_path, flush_interval_s=5.0)
     store.start()
     for i in range(2000):
         store.add(make_record(i))
@@ -84,7 +84,7 @@ def test_close_writes_every_record_of_a_large_burst(db_path: Path) -> None:
 
 
 def test_records_are_readable_before_the_writer_commits(db_path: Path) -> None:
-    with SqliteStore(db_path, flush_interval_s=3600, max_batch=10_000) as store:
+    with SqliteStore(db_path, flush_interval_s=3600) as store:
         store.add(make_record(1))
         store.add(make_record(2))
         assert [r.id for r in store.recent(5)] == [make_record(2).id, make_record(1).id]
