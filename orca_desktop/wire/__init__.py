@@ -4,6 +4,13 @@ Pure functions and pydantic models only: never does I/O and never imports aiohtt
 the gateway or the GUI.
 """
 
+from orca_desktop.wire.anthropic import (
+    MessagesRequest,
+    OpenAIToAnthropicStream,
+    anthropic_to_openai_request,
+    openai_to_anthropic_response,
+    validate_messages_request,
+)
 from orca_desktop.wire.errors import ApiError, anthropic_error_body, openai_error_body
 from orca_desktop.wire.openai import (
     ChatRequest,
@@ -15,9 +22,14 @@ from orca_desktop.wire.openai import (
 __all__ = [
     "ApiError",
     "ChatRequest",
+    "MessagesRequest",
+    "OpenAIToAnthropicStream",
+    "anthropic_to_openai_request",
     "anthropic_error_body",
     "openai_error_body",
+    "openai_to_anthropic_response",
     "parse_json_body",
     "validate_chat_request",
+    "validate_messages_request",
     "without_router_fields",
 ]
