@@ -401,3 +401,20 @@ def test_openai_sdk_raises_on_the_error_tail() -> None:
     body = cleaner.feed(ROLE + HELLO) + cleaner.error_tail("provider went away")
     with pytest.raises(openai.APIError, match="provider went away"):
         sdk_chunks(body)
+
+
+@pytest.mark.bench
+def test_bench_cleaner_cost_per_chunk_of_a_50_chunk_stream() -> None:
+    import timeit
+
+    upstream = [ROLE, *[chunk(f" word{i}") for i in range(46)], STOP, USAGE_FRAME, DONE]
+
+    def run() -> None:
+        cleaner = StreamCleaner(served_model="gpt-4o-mini", keep_usage=False)
+        for piece in upstream:
+            cleaner.feed(piece)
+        cleaner.finish()
+
+    n = 2000
+    per_chunk_us = timeit.timeit(run, number=n) / n / len(upstream) * 1e6
+    print(f"\nStreamCleaner: {per_chunk_us:.2f} us per chunk ({len(upstream)}-chunk stream)")

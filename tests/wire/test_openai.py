@@ -532,3 +532,26 @@ def test_parse_json_body_only_raises_api_error(raw: bytes) -> None:
         assert isinstance(parse_json_body(raw), dict)
     except ApiError as error:
         assert error.code == "invalid_json"
+
+
+@pytest.mark.bench
+def test_bench_validation_cost_per_request() -> None:
+    import timeit
+
+    for name, body in (
+        ("small", make_chat_request(streaming=True, temperature=0.7, max_tokens=256)),
+        (
+            "tools + 12 messages",
+            make_chat_request(
+                with_tools=True,
+                images=1,
+                messages=[
+                    {"role": "user" if i % 2 else "assistant", "content": "x" * 200}
+                    for i in range(12)
+                ],
+            ),
+        ),
+    ):
+        n = 20000
+        us = timeit.timeit(lambda body=body: validate_chat_request(body), number=n) / n * 1e6
+        print(f"\nvalidate_chat_request ({name}): {us:.2f} us")
