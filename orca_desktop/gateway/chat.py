@@ -104,8 +104,8 @@ class ChatExchange:
     async def _serve(self) -> web.StreamResponse:
         ctx = self.ctx
         if ctx.paused:
-            raise ApiError(503, "Orca Desktop is paused: resume it from the tray menu or the window",
-                           code="gateway_paused")
+            raise ApiError(503, "Orca Desktop is paused: resume it from the tray menu or the "
+                                "window", code="gateway_paused")
         body = await self._read_body()
         validate_chat_request(body)
         fallbacks, route, forward = _split_routing_keys(body)
@@ -114,25 +114,25 @@ class ChatExchange:
         decision = self._decide(body, fallbacks, route)
         keep_usage = stream and _include_usage(body)
         if stream:
-            forward["stream_options"] = {**(forward.get("stream_options") or {}), "include_usage": True}
+            options = forward.get("stream_options") or {}
+            forward["stream_options"] = {**options, "include_usage": True}
         try:
             return await self._try_chain(decision, forward, stream, keep_usage)
         except UpstreamRefusal as refusal:
             return self._passthrough_error(refusal)
 
     async def _read_body(self) -> dict[str, Any]:
-        limit = int(self.ctx.config.server.max_body_mb * 1024 * 1024)
-        if (self.request.content_length or 0) > limit:
-            raise ApiError(413, f"request body is larger than {self.ctx.config.server.max_body_mb:g} MB "
-                                "([server] max_body_mb)", code="request_too_large")
+        max_mb = self.ctx.config.server.max_body_mb
+        if (self.request.content_length or 0) > int(max_mb * 1024 * 1024):
+            raise _too_large(max_mb)
         try:
             raw = await self.request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise ApiError(413, f"request body is larger than {self.ctx.config.server.max_body_mb:g} MB "
-                                "([server] max_body_mb)", code="request_too_large") from None
+            raise _too_large(max_mb) from None
         return parse_json_body(raw)
 
-    def _decide(self, body: dict[str, Any], fallbacks: list[str], route: str | None) -> RouteDecision:
+    def _decide(self, body: dict[str, Any], fallbacks: list[str],
+                route: str | None) -> RouteDecision:
         try:
             decision = self.ctx.router.decide(
                 body["model"], fallbacks=fallbacks, route=route,
@@ -207,13 +207,15 @@ class ChatExchange:
         except TimeoutError:
             raise UpstreamFailure(0, f"{cand.via} timed out") from None
         except (ClientError, OSError) as exc:
-            raise UpstreamFailure(0, f"{cand.via} dropped the connection: {_describe(exc)}") from None
+            raise UpstreamFailure(0, f"{cand.via} dropped the connection: "
+                                     f"{_describe(exc)}") from None
         except orjson.JSONDecodeError:
             raise UpstreamFailure(502, f"{cand.via} answered with invalid JSON") from None
         ready = time.perf_counter_ns()
         self.upstream_wait_ns += ready - started
-        usage = data.get("usage") if isinstance(data, dict) else None
-        self._attempt_ok(cand, started, ready, usage, data.get("model") if isinstance(data, dict) else None)
+        if not isinstance(data, dict):
+            data = {}
+        self._attempt_ok(cand, started, ready, data.get("usage"), data.get("model"))
         response = web.Response(body=body, content_type="application/json",
                                 headers=self._route_headers(cand))
         await response.prepare(self.request)
@@ -234,7 +236,7 @@ class ChatExchange:
                 first = await self._first_output(resp, cleaner, cand)
             ready = time.perf_counter_ns()
             self.upstream_wait_ns += ready - started
-            self.ctx.latency.observe_ttft(cand.via, cand.model.id, (ready - started) / 1e6)
+            self.ctx.latency.observe_ttft(cand.via, cand.upstream_model, (ready - started) / 1e6)
             response = web.StreamResponse(status=200, headers=self._route_headers(cand))
             response.content_type = "text/event-stream"
             response.headers["Cache-Control"] = "no-cache"
@@ -259,18 +261,22 @@ class ChatExchange:
 
     async def _first_output(self, resp: ClientResponse, cleaner: StreamCleaner,
                             cand: Candidate) -> bytes:
-        """Read until the cleaner has bytes for the client; failures here can still fall back."""
+        """Read until the first content (or an upstream error frame); failures here can
+        still fall back. Frames before it (the role-only opening) are held back with it,
+        so a provider that drops the stream before saying anything is not a truncation."""
+        held = b""
         try:
             async for chunk in resp.content.iter_any():
                 out = cleaner.feed(chunk)
                 if out:
-                    return out
+                    held += out
+                    if cleaner.first_content or cleaner.error is not None:
+                        return held
         except (ClientError, OSError) as exc:
             raise UpstreamFailure(0, f"{cand.via} dropped the stream before the first byte: "
                                      f"{_describe(exc)}") from None
-        tail = cleaner.finish()
-        if cleaner.first_content or cleaner.usage is not None:
-            return tail
+        if cleaner.saw_done or cleaner.finish_reason is not None or cleaner.usage is not None:
+            return held + cleaner.finish()  # a complete answer without content
         raise UpstreamFailure(502, f"{cand.via} ended the stream without any data")
 
     async def _pump(self, resp: ClientResponse, response: web.StreamResponse,
@@ -294,7 +300,8 @@ class ChatExchange:
             complete = True
         except TimeoutError:
             complete = False
-            tail = self._stream_fault(cleaner, cand, f"{cand.via} stalled for {idle:g} s mid-stream")
+            tail = self._stream_fault(cleaner, cand,
+                                      f"{cand.via} stalled for {idle:g} s mid-stream")
         except (ClientError, OSError) as exc:
             complete = False
             if _client_gone(self.request):
@@ -310,7 +317,7 @@ class ChatExchange:
     def _stream_fault(self, cleaner: StreamCleaner, cand: Candidate, message: str) -> bytes:
         self.record.status = 502
         self.record.error = message
-        self.ctx.cooldowns.failed(cand.via, cand.model.id, status=502, retry_after_s=None)
+        self.ctx.cooldowns.failed(cand.via, cand.upstream_model, status=502, retry_after_s=None)
         return cleaner.error_tail(message)
 
     # -- bookkeeping ----------------------------------------------------------
@@ -338,7 +345,7 @@ class ChatExchange:
         rec.upstream_ms = (ended - started) / 1e6
         self.served = cand
         self.usage = usage if isinstance(usage, dict) else None
-        self.ctx.cooldowns.succeeded(cand.via, cand.model.id)
+        self.ctx.cooldowns.succeeded(cand.via, cand.upstream_model)
 
     def _attempt_failed(self, cand: Candidate, failure: UpstreamFailure, started: int) -> None:
         now = time.perf_counter_ns()
@@ -346,7 +353,7 @@ class ChatExchange:
         self.record.attempts.append(
             Attempt(cand.model.id, cand.via, failure.status, failure.message, (now - started) / 1e6)
         )
-        self.ctx.cooldowns.failed(cand.via, cand.model.id, status=failure.status or 503,
+        self.ctx.cooldowns.failed(cand.via, cand.upstream_model, status=failure.status or 503,
                                   retry_after_s=failure.retry_after_s)
 
     def _error(self, status: int, message: str, *, param: str | None = None,
@@ -403,13 +410,15 @@ def usage_from(raw: dict[str, Any]) -> Usage:
     """OpenAI usage object → Usage (missing detail fields are 0)."""
     prompt_details = raw.get("prompt_tokens_details") or {}
     completion_details = raw.get("completion_tokens_details") or {}
+    if not isinstance(prompt_details, dict):
+        prompt_details = {}
+    if not isinstance(completion_details, dict):
+        completion_details = {}
     return Usage(
         prompt=_int(raw.get("prompt_tokens")),
         completion=_int(raw.get("completion_tokens")),
-        cached=_int(prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else 0),
-        reasoning=_int(
-            completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else 0
-        ),
+        cached=_int(prompt_details.get("cached_tokens")),
+        reasoning=_int(completion_details.get("reasoning_tokens")),
     )
 
 
@@ -435,6 +444,11 @@ def _split_routing_keys(body: dict[str, Any]) -> tuple[list[str], str | None, di
             forward.setdefault(key, value)
     fallbacks = [m for m in models if isinstance(m, str)] if isinstance(models, list) else []
     return fallbacks, route if isinstance(route, str) else None, forward
+
+
+def _too_large(max_mb: float) -> ApiError:
+    return ApiError(413, f"request body is larger than {max_mb:g} MB ([server] max_body_mb)",
+                    code="request_too_large")
 
 
 def _include_usage(body: dict[str, Any]) -> bool:
@@ -502,5 +516,6 @@ def _describe(exc: BaseException) -> str:
 
 
 def _header_safe(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1").replace("\r", " ").replace("\n", " ")[:300]
+    latin = text.encode("latin-1", "replace").decode("latin-1")
+    return latin.replace("\r", " ").replace("\n", " ")[:300]
 

@@ -3,18 +3,23 @@
 `gateway_factory(**options)` starts a FakeProvider, writes a config naming it as
 provider `mock` with a small priced catalog, and opens the real core on
 127.0.0.1:0 with the key in `ORCA_KEY_MOCK` and a fixed local token. No other
-provider has a key (the keyring service is a throwaway one).
+provider has a key (the keyring service is a throwaway one). `server_extra` adds
+lines to `[server]` (timeouts); `Gateway.restart()` closes the core and opens a
+new one on the same config and data dir.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -60,6 +65,16 @@ class Gateway:
     fake: FakeProvider
     data_dir: Path
     config_path: Path
+    _core_stack: AsyncExitStack = field(default_factory=AsyncExitStack, repr=False)
+
+    async def close(self) -> None:
+        """Close the core: listener, provider sessions, store flush."""
+        await self._core_stack.aclose()
+
+    async def restart(self) -> None:
+        """A new core on the same config and data dir (a new port, too)."""
+        await self.close()
+        self.core, self._core_stack = await _open(self.config_path, self.data_dir)
 
     @property
     def base_url(self) -> str:
@@ -73,17 +88,38 @@ class Gateway:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {TOKEN}"}
 
+    async def records(self, count: int = 1, *, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The newest records from /orca/v1/requests, newest first, once `count` exist
+        (a record is published just after the response's last byte)."""
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession(headers=self.auth) as http:
+            while True:
+                async with http.get(f"{self.root}/orca/v1/requests?limit=500") as resp:
+                    assert resp.status == 200
+                    data: list[dict[str, Any]] = (await resp.json())["data"]
+                if len(data) >= count or time.monotonic() > deadline:
+                    return data
+                await asyncio.sleep(0.01)
+
+    async def stats(self) -> dict[str, Any]:
+        async with aiohttp.ClientSession(headers=self.auth) as http:
+            async with http.get(f"{self.root}/orca/v1/stats") as resp:
+                assert resp.status == 200
+                stats: dict[str, Any] = await resp.json()
+                return stats
+
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 def write_config(path: Path, fake_url: str, extra: str = "", models: str = MODELS,
-                 reference: str = "fake-large") -> None:
+                 reference: str = "fake-large", server_extra: str = "") -> None:
     path.write_text(
         f"""
 [server]
 host = "127.0.0.1"
 port = 0
+{server_extra}
 
 [providers.mock]
 kind = "openai-compatible"
@@ -97,6 +133,14 @@ reference_model = "{reference}"
 """,
         encoding="utf-8",
     )
+
+
+async def _open(config_path: Path, data_dir: Path) -> tuple[Core, AsyncExitStack]:
+    stack = AsyncExitStack()
+    core = await stack.enter_async_context(
+        open_core(Options(config_path=config_path, data_dir=data_dir))
+    )
+    return core, stack
 
 
 @pytest.fixture
@@ -118,17 +162,18 @@ async def gateway_factory(tmp_path: Path, gateway_env: None) -> AsyncIterator[Ga
     async with AsyncExitStack() as stack:
 
         async def start(*, extra: str = "", models: str = MODELS, reference: str = "fake-large",
-                        require_key: bool = True, **fake_options: Any) -> Gateway:
+                        server_extra: str = "", require_key: bool = True,
+                        **fake_options: Any) -> Gateway:
             fake = await stack.enter_async_context(
                 FakeProvider(require_key=PROVIDER_KEY if require_key else None, **fake_options)
             )
             config_path = tmp_path / "config.toml"
-            write_config(config_path, fake.base_url, extra, models, reference)
+            write_config(config_path, fake.base_url, extra, models, reference, server_extra)
             data_dir = tmp_path / "data"
-            core = await stack.enter_async_context(
-                open_core(Options(config_path=config_path, data_dir=data_dir))
-            )
-            return Gateway(core, fake, data_dir, config_path)
+            core, core_stack = await _open(config_path, data_dir)
+            gw = Gateway(core, fake, data_dir, config_path, core_stack)
+            stack.push_async_callback(gw.close)
+            return gw
 
         yield start
 
