@@ -536,6 +536,7 @@ def test_parse_json_body_only_raises_api_error(raw: bytes) -> None:
 
 @pytest.mark.bench
 def test_bench_validation_cost_per_request() -> None:
+    import functools
     import timeit
 
     for name, body in (
@@ -553,5 +554,5 @@ def test_bench_validation_cost_per_request() -> None:
         ),
     ):
         n = 20000
-        us = timeit.timeit(lambda body=body: validate_chat_request(body), number=n) / n * 1e6
+        us = timeit.timeit(functools.partial(validate_chat_request, body), number=n) / n * 1e6
         print(f"\nvalidate_chat_request ({name}): {us:.2f} us")
