@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import ClientError, ClientResponse, web
@@ -23,6 +23,7 @@ from orca_desktop.events import KeyStatusChanged, RequestFinished
 from orca_desktop.gateway import headers as H
 from orca_desktop.gateway.context import CONTEXT, GatewayContext, client_of, new_request_id
 from orca_desktop.gateway.sse import StreamCleaner
+from orca_desktop.providers.base import Provider
 from orca_desktop.routing import RoutingError, requirements_of
 from orca_desktop.routing.router import Candidate, RouteDecision
 from orca_desktop.telemetry.pricing import Usage, cost_usd
@@ -58,13 +59,40 @@ class UpstreamRefusal(Exception):
         self.body = body
 
 
+class StreamFilter(Protocol):
+    """What an exchange needs from the sans-I/O filter between upstream and client
+    bytes: `StreamCleaner` here, a dialect translator on other endpoints."""
+
+    @property
+    def usage(self) -> dict[str, Any] | None: ...  # OpenAI-shaped usage, for accounting
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def error(self) -> Any: ...
+    @property
+    def saw_done(self) -> bool: ...
+    @property
+    def first_content(self) -> bool: ...
+    @property
+    def finish_reason(self) -> str | None: ...
+    def feed(self, data: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def error_tail(self, message: str) -> bytes: ...
+
+
 async def handle_chat(request: web.Request) -> web.StreamResponse:
     exchange = ChatExchange(request.app[CONTEXT], request)
     return await exchange.run()
 
 
 class ChatExchange:
-    """Everything about one chat request, from body to telemetry record."""
+    """Everything about one chat request, from body to telemetry record.
+
+    Other dialects subclass it and override the hooks `_payload`, `_send`,
+    `_answer_json`, `_stream_filter` and `_error` (see gateway/messages.py).
+    """
+
+    endpoint = _ENDPOINT
 
     def __init__(self, ctx: GatewayContext, request: web.Request) -> None:
         self.ctx = ctx
@@ -76,7 +104,7 @@ class ChatExchange:
         self.record = RequestRecord(
             id=new_request_id(),
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            endpoint=_ENDPOINT,
+            endpoint=self.endpoint,
             client=client_of(request.headers.get("User-Agent")),
         )
         self.usage: dict[str, Any] | None = None
@@ -151,8 +179,7 @@ class ChatExchange:
                          keep_usage: bool) -> web.StreamResponse:
         failures: list[str] = []
         for cand in decision.chain:
-            forward["model"] = cand.upstream_model
-            payload = orjson.dumps(forward)
+            payload = self._payload(cand, forward)
             started = time.perf_counter_ns()
             try:
                 if stream:
@@ -165,13 +192,31 @@ class ChatExchange:
         raise ApiError(_all_failed_status(self.record.attempts),
                        f"every candidate failed: {detail}", code="upstream_failed")
 
+    def _payload(self, cand: Candidate, forward: dict[str, Any]) -> bytes:
+        """The body sent to `cand` (hook)."""
+        forward["model"] = cand.upstream_model
+        return orjson.dumps(forward)
+
+    async def _send(self, provider: Provider, cand: Candidate, payload: bytes) -> ClientResponse:
+        """POST `payload` to the provider (hook)."""
+        return await provider.send_chat(payload, self.ctx.keystore.get(cand.via))
+
+    def _answer_json(self, cand: Candidate, data: dict[str, Any],
+                     body: bytes) -> tuple[bytes, Any, Any]:
+        """(client body, OpenAI-shaped usage, reported model) for a JSON answer (hook)."""
+        return body, data.get("usage"), data.get("model")
+
+    def _stream_filter(self, cand: Candidate, keep_usage: bool) -> StreamFilter:
+        """The filter between the upstream stream and the client (hook)."""
+        return StreamCleaner(served_model=cand.upstream_model, keep_usage=keep_usage)
+
     async def _open(self, cand: Candidate, payload: bytes) -> ClientResponse:
         """Send the request; return a 200 response or raise UpstreamFailure/UpstreamRefusal."""
         provider = self.ctx.providers.get(cand.via)
         if provider is None:
             raise UpstreamFailure(0, f"provider {cand.via} is not available")
         try:
-            resp = await provider.send_chat(payload, self.ctx.keystore.get(cand.via))
+            resp = await self._send(provider, cand, payload)
         except ClientError as exc:
             raise UpstreamFailure(0, f"cannot reach {cand.via}: {_describe(exc)}") from None
         except OSError as exc:
@@ -215,7 +260,8 @@ class ChatExchange:
         self.upstream_wait_ns += ready - started
         if not isinstance(data, dict):
             data = {}
-        self._attempt_ok(cand, started, ready, data.get("usage"), data.get("model"))
+        body, usage, model = self._answer_json(cand, data, body)
+        self._attempt_ok(cand, started, ready, usage, model)
         response = web.Response(body=body, content_type="application/json",
                                 headers=self._route_headers(cand))
         await response.prepare(self.request)
@@ -227,7 +273,7 @@ class ChatExchange:
     async def _stream_from(self, cand: Candidate, payload: bytes, keep_usage: bool,
                            started: int) -> web.StreamResponse:
         server = self.ctx.config.server
-        cleaner = StreamCleaner(served_model=cand.upstream_model, keep_usage=keep_usage)
+        cleaner = self._stream_filter(cand, keep_usage)
         resp: ClientResponse | None = None
         complete = False
         try:
@@ -253,13 +299,18 @@ class ChatExchange:
                 raise UpstreamFailure(0, f"{cand.via} sent nothing within "
                                          f"{server.first_byte_timeout_s:g} s") from None
             raise
+        except asyncio.CancelledError:
+            if self.first_byte_ns is not None:  # the client left mid-stream: say who served
+                self._attempt_ok(cand, started, time.perf_counter_ns(), cleaner.usage,
+                                 cleaner.model)
+            raise
         finally:
             if resp is not None:
                 # keep the pooled connection after a complete stream; otherwise close it,
                 # which is what stops the upstream generating for a client that left
                 resp.release() if complete else resp.close()
 
-    async def _first_output(self, resp: ClientResponse, cleaner: StreamCleaner,
+    async def _first_output(self, resp: ClientResponse, cleaner: StreamFilter,
                             cand: Candidate) -> bytes:
         """Read until the first content (or an upstream error frame); failures here can
         still fall back. Frames before it (the role-only opening) are held back with it,
@@ -280,7 +331,7 @@ class ChatExchange:
         raise UpstreamFailure(502, f"{cand.via} ended the stream without any data")
 
     async def _pump(self, resp: ClientResponse, response: web.StreamResponse,
-                    cleaner: StreamCleaner, cand: Candidate) -> bool:
+                    cleaner: StreamFilter, cand: Candidate) -> bool:
         """Move the rest of the stream; an upstream fault ends it with an error frame.
 
         Returns True when the upstream stream ended normally.
@@ -314,7 +365,7 @@ class ChatExchange:
         await response.write_eof()
         return complete
 
-    def _stream_fault(self, cleaner: StreamCleaner, cand: Candidate, message: str) -> bytes:
+    def _stream_fault(self, cleaner: StreamFilter, cand: Candidate, message: str) -> bytes:
         self.record.status = 502
         self.record.error = message
         self.ctx.cooldowns.failed(cand.via, cand.upstream_model, status=502, retry_after_s=None)
