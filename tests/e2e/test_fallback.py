@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from orca_desktop.events import KeyStatusChanged
 from tests.e2e.conftest import MODELS, TOKEN, Gateway, GatewayFactory
@@ -22,7 +23,7 @@ from tests.fake_provider import Drop, Fail, Reply, Step
 pytestmark = pytest.mark.asyncio
 
 FIRST_BYTE_TIMEOUT = "first_byte_timeout_s = 0.2"
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 ROUTING_KEYS = ("models", "route", "extra_body")
 
 # name → (what the first candidate does, the attempt's status, words in its error)
@@ -49,14 +50,14 @@ async def ask(gw: Gateway, model: str, *, stream: bool = False,
               **extra: Any) -> tuple[str, dict[str, str]]:
     """(answer text, response headers) through the openai SDK."""
     async with client(gw) as oa:
-        raw = await oa.chat.completions.with_raw_response.create(
-            model=model, messages=MESSAGES, stream=stream, **extra)  # type: ignore[call-overload]
+        create = oa.chat.completions.with_raw_response.create
         if stream:
-            text = "".join([c.choices[0].delta.content or "" async for c in raw.parse()
-                            if c.choices])
-        else:
-            text = raw.parse().choices[0].message.content or ""
-    return text, dict(raw.headers)
+            raw_stream = await create(model=model, messages=MESSAGES, stream=True, **extra)
+            chunks = [c async for c in raw_stream.parse()]
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            return text, dict(raw_stream.headers)
+        raw = await create(model=model, messages=MESSAGES, **extra)
+        return raw.parse().choices[0].message.content or "", dict(raw.headers)
 
 
 async def post(gw: Gateway, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
@@ -173,7 +174,7 @@ async def test_all_failing_through_the_sdk_raises(gateway: Gateway) -> None:
 async def test_rate_limited_model_is_skipped_while_another_remains(gateway: Gateway) -> None:
     gateway.fake.script("fake-small", [Fail(429, retry_after=30), Reply(content="small again")])
     gateway.fake.script("fake-mid", Reply(content="from mid"))
-    chain = {"extra_body": {"models": ["fake-mid"], "route": "fallback"}}
+    chain: dict[str, Any] = {"extra_body": {"models": ["fake-mid"], "route": "fallback"}}
 
     assert (await ask(gateway, "fake-small", **chain))[0] == "from mid"
     assert (await ask(gateway, "fake-small", stream=True, **chain))[0] == "from mid"
