@@ -33,10 +33,16 @@ def median(values: Sequence[float | None]) -> float | None:
 
 
 def metric(
-    results: Results, target: str, scenario: str, pick: Callable[[Run], Any]
+    results: Results,
+    target: str,
+    scenario: str,
+    pick: Callable[[Run], Any],
+    rep: int | None = None,
 ) -> float | None:
-    """Median over reps of `pick(run)`; None when the target or scenario did not run."""
+    """Median over reps of `pick(run)`, or rep `rep`'s value; None when it did not run."""
     reps = results.runs.get(target, {}).get(scenario, [])
+    if rep is not None:
+        reps = reps[rep : rep + 1]
 
     def safe(run: Run) -> float | None:
         try:
@@ -67,10 +73,16 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.{max(1, digits - 1)}f}"
 
 
-def overhead(results: Results, target: str, scenario: str, key: str) -> float | None:
-    mine = metric(results, target, scenario, p(key, "p50"))
-    floor = metric(results, "direct", scenario, p(key, "p50"))
+def overhead(
+    results: Results, target: str, scenario: str, key: str, rep: int | None = None
+) -> float | None:
+    mine = metric(results, target, scenario, p(key, "p50"), rep)
+    floor = metric(results, "direct", scenario, p(key, "p50"), rep)
     return None if mine is None or floor is None else mine - floor
+
+
+def cpu(results: Results, target: str, scenario: str, rep: int | None = None) -> float | None:
+    return metric(results, target, scenario, lambda x: x["cpu_us_per_req"], rep)
 
 
 @dataclass(frozen=True)
@@ -80,85 +92,125 @@ class Verdict:
     limit: float
     unit: str
     detail: str = ""
+    per_rep: tuple[float | None, ...] = ()
 
     def row(self) -> str:
+        reps = ", ".join(self._show(v) for v in self.per_rep) or "–"
         if self.measured is None:
-            return f"| {self.name} | not measured | ≤ {self.limit:g}{self.unit} | – {self.detail} |"
+            return (
+                f"| {self.name} | not measured | ≤ {self.limit:g}{self.unit} | {reps} "
+                f"| – {self.detail} |"
+            )
         met = self.measured <= self.limit
         margin = 100 * abs(self.measured / self.limit - 1)
         by = f"met, {margin:.1f} % under" if met else f"**missed**, {margin:.1f} % over"
-        shown = f"{self.measured:.2f}" if self.unit == "×" else fmt(self.measured)
         return (
-            f"| {self.name} | {shown}{self.unit} | ≤ {self.limit:g}{self.unit} "
+            f"| {self.name} | {self._show(self.measured)}{self.unit} "
+            f"| ≤ {self.limit:g}{self.unit} | {reps} "
             f"| {by}{' — ' + self.detail if self.detail else ''} |"
         )
+
+    def _show(self, value: float | None) -> str:
+        if value is None:
+            return "–"
+        return f"{value:.2f}" if self.unit == "×" else fmt(value)
+
+
+Measure = Callable[[int | None], float | None]  # rep index (None: the median) → value
 
 
 def verdicts(r: Results) -> list[Verdict]:
     orca, gui = "orca", "orca-gui"
     mem = r.memory.get(orca, {})
-    ui_max = [
-        run.get("ui", {}).get("max_ms") for runs in r.runs.get(gui, {}).values() for run in runs
-    ]
-    ui_worst = max((v for v in ui_max if v is not None), default=None)
-    hold_mib = mem.get("hold", {}).get("rss_kib")
-    hold_n = mem.get("hold", {}).get("opened")
-    return [
-        Verdict(
+    hold = mem.get("hold", {})
+    wanted = r.meta.get("hold_streams")
+    short = hold.get("opened") not in (None, wanted)
+    checks: list[tuple[str, Measure, float, str, str]] = [
+        (
             "non-stream c=1 overhead p50 vs bare",
-            ratio(overhead(r, orca, "ns_c1", "total_us"), overhead(r, "bare", "ns_c1", "total_us")),
+            lambda i: ratio(
+                overhead(r, orca, "ns_c1", "total_us", i),
+                overhead(r, "bare", "ns_c1", "total_us", i),
+            ),
             1.3,
             "×",
+            "",
         ),
-        Verdict(
+        (
             "CPU per request, non-stream c=64, vs bare",
-            ratio(
-                metric(r, orca, "ns_c64", lambda x: x["cpu_us_per_req"]),
-                metric(r, "bare", "ns_c64", lambda x: x["cpu_us_per_req"]),
-            ),
+            lambda i: ratio(cpu(r, orca, "ns_c64", i), cpu(r, "bare", "ns_c64", i)),
             1.5,
             "×",
+            "",
         ),
-        Verdict(
+        (
             "CPU per stream, stream c=64, vs bare",
-            ratio(
-                metric(r, orca, "st_c64", lambda x: x["cpu_us_per_req"]),
-                metric(r, "bare", "st_c64", lambda x: x["cpu_us_per_req"]),
-            ),
+            lambda i: ratio(cpu(r, orca, "st_c64", i), cpu(r, "bare", "st_c64", i)),
             1.5,
             "×",
+            "",
         ),
-        Verdict(
+        (
             "stream TTFB overhead p50 (c=1) vs bare",
-            ratio(overhead(r, orca, "st_c1", "ttfb_us"), overhead(r, "bare", "st_c1", "ttfb_us")),
+            lambda i: ratio(
+                overhead(r, orca, "st_c1", "ttfb_us", i),
+                overhead(r, "bare", "st_c1", "ttfb_us", i),
+            ),
             1.3,
             "×",
+            "",
         ),
-        Verdict(
+        (
             "routing decision median",
-            r.routing.get("median_us"),
+            lambda i: r.routing.get("median_us") if i is None else None,
             50,
             " µs",
             r.routing.get("note", ""),
         ),
-        Verdict(
+        (
             "GUI overhead p50 (non-stream c=1) vs headless",
-            ratio(overhead(r, gui, "ns_c1", "total_us"), overhead(r, orca, "ns_c1", "total_us")),
+            lambda i: ratio(
+                overhead(r, gui, "ns_c1", "total_us", i),
+                overhead(r, orca, "ns_c1", "total_us", i),
+            ),
             1.25,
             "×",
+            "",
         ),
-        Verdict("UI thread blocked (worst, during all load)", ui_worst, 50, " ms"),
-        Verdict("idle RSS, headless", _mib(median(mem.get("idle_kib", []))), 60, " MiB"),
-        Verdict(
-            f"RSS with {hold_n or 1000} open streams, headless",
-            _mib(hold_mib),
+        ("UI thread blocked (worst, during all load)", lambda i: _ui_worst(r, i), 50, " ms", ""),
+        (
+            "idle RSS, headless",
+            lambda i: _mib(median(_pick(mem.get("idle_kib", []), i))),
+            60,
+            " MiB",
+            "",
+        ),
+        (
+            f"RSS with {hold.get('opened') or wanted} open streams, headless",
+            lambda i: _mib(hold.get("rss_kib")) if i is None else None,
             250,
             " MiB",
-            ""
-            if hold_n in (None, r.meta.get("hold_streams"))
-            else f"only {hold_n} of {r.meta.get('hold_streams')} streams opened",
+            f"only {hold.get('opened')} of {wanted} streams opened" if short else "",
         ),
     ]
+    reps = range(r.meta.get("reps", 1)) if r.meta.get("reps", 1) > 1 else range(0)
+    return [
+        Verdict(name, fn(None), limit, unit, detail, tuple(fn(i) for i in reps))
+        for name, fn, limit, unit, detail in checks
+    ]
+
+
+def _pick(values: list[Any], rep: int | None) -> list[Any]:
+    return values if rep is None else values[rep : rep + 1]
+
+
+def _ui_worst(r: Results, rep: int | None) -> float | None:
+    worst = [
+        run.get("ui", {}).get("max_ms")
+        for runs in r.runs.get("orca-gui", {}).values()
+        for run in _pick(runs, rep)
+    ]
+    return max((v for v in worst if v is not None), default=None)
 
 
 def _mib(kib: float | None) -> float | None:
@@ -178,8 +230,8 @@ def render(r: Results) -> str:
         "",
         "## Issue #5 targets",
         "",
-        "| target | measured | limit | result |",
-        "|---|---|---|---|",
+        "| target | measured (median) | limit | per rep | result |",
+        "|---|---|---|---|---|",
     ]
     out += [v.row() for v in verdicts(r)]
     out += [
@@ -266,8 +318,8 @@ def _memory_table(r: Results) -> list[str]:
         "## Memory (MiB; RSS summed over the process tree)",
         "",
         "| target | idle after start | idle after load | peak sampled | VmHWM | open streams "
-        "| RSS with them open | per open stream KiB | seconds to open |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| RSS with them open | per open stream KiB | seconds to open | upstream closed after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for target, mem in r.memory.items():
         hold = mem.get("hold", {})
@@ -282,9 +334,17 @@ def _memory_table(r: Results) -> list[str]:
             f"| {target} | "
             + " | ".join(fmt(v) for v in cells)
             + f" | {hold.get('opened', '–')} | {fmt(_mib(hold.get('rss_kib')))} "
-            f"| {fmt(per)} | {fmt(hold.get('open_s'))} |"
+            f"| {fmt(per)} | {fmt(hold.get('open_s'))} | {hold.get('upstream_closed', '–')} |"
         )
-    return [*out, ""]
+    return [
+        *out,
+        "",
+        "Open streams: the load generator opens them all at once to a model that sends one "
+        'token per second, holds them, then closes them; "upstream closed after" counts the '
+        "mock's streams that ended early within 3 s of that, i.e. the client disconnect reached "
+        "the upstream request.",
+        "",
+    ]
 
 
 def _ui_table(r: Results) -> list[str]:

@@ -39,7 +39,7 @@ import _proc
 import _report
 import aiohttp
 import mock_upstream
-from _targets import NICE, Process, Target, check_replies, free_port, wait_ready
+from _targets import NICE, Process, Target, check_replies, free_port, request, wait_ready
 
 BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
@@ -280,8 +280,9 @@ class Bench:
         return run
 
     def hold(self, target: Target, proc: Process) -> dict[str, Any]:
-        """RSS of the proxy tree while --hold-streams slow streams are open through it."""
-        base = proc.rss_kib()
+        """RSS of the proxy tree while --hold-streams slow streams are open through it, and
+        how many upstream streams the proxy closed once those clients went away."""
+        base, gone_before = proc.rss_kib(), self.upstream_streams_gone()
         hold = _load.Hold(
             f"{target.base_url}/chat/completions",
             HOLD_BODY,
@@ -296,13 +297,24 @@ class Bench:
             peak = max(peak, proc.rss_kib())
             time.sleep(0.1)
         result = hold.finish()
+        # the mock sees a closed stream at its next write, one per second per stream
+        count = opened[0] if opened else 0
+        deadline = time.monotonic() + 3.0
+        while self.upstream_streams_gone() - gone_before < count and time.monotonic() < deadline:
+            time.sleep(0.2)
         return {
             "base_kib": base,
             "rss_kib": peak if opened else None,
-            "opened": opened[0] if opened else 0,
+            "opened": count,
             "open_s": opened[1] if opened else None,
+            "upstream_closed": self.upstream_streams_gone() - gone_before,
             "loadgen": result,
         }
+
+    def upstream_streams_gone(self) -> int:
+        """Streams the mock saw end early because its client (the proxy) closed them."""
+        _, _, body = request(self.upstream, "GET", "/stats")
+        return int(json.loads(body)["client_gone"])
 
     def run_target(self, target: Target, rep: int, last: bool) -> None:
         proc = None
