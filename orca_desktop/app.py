@@ -32,6 +32,7 @@ from orca_desktop.gateway.context import GatewayContext
 from orca_desktop.gateway.local_api import LocalApiDeps, add_local_api
 from orca_desktop.gateway.server import GatewayServer, build_app
 from orca_desktop.keystore import KeyStore, NoSecureKeyring, run_off_loop
+from orca_desktop.providers.anthropic import AnthropicProvider
 from orca_desktop.providers.base import Provider, ProviderSpec, resolve_providers
 from orca_desktop.providers.demo import DEMO_PROVIDERS, DemoUpstream, demo_config
 from orca_desktop.providers.openai_compat import OpenAICompatProvider
@@ -220,6 +221,8 @@ async def test_provider_key(ctx: GatewayContext, provider: str) -> KeyTest:
 
 
 def _make_provider(spec: ProviderSpec, cfg: Config) -> Provider:
+    if spec.kind == "anthropic":
+        return AnthropicProvider(spec, cfg.server)
     return OpenAICompatProvider(spec, cfg.server)
 
 

@@ -1,0 +1,133 @@
+"""POST /v1/messages: the Anthropic Messages API inbound (Claude Code), routed like chat.
+
+`MessagesExchange` is a `ChatExchange` with Anthropic's body, errors and
+stream: routing, attempts, fallback, cool-downs, headers and telemetry are
+chat's. Per candidate it either passes the body through natively (the serving
+provider is an `anthropic` one: model replaced, unknown fields and the
+`anthropic-version` / `anthropic-beta` headers kept, events forwarded as they
+complete) or translates it to OpenAI chat completions and the answer back
+(unknown Anthropic-only fields dropped; usage always requested upstream).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import ClientResponse, web
+
+from orca_desktop.gateway import headers as H
+from orca_desktop.gateway._messages_stream import (
+    AnthropicPassthrough,
+    TranslatedStream,
+    openai_usage,
+)
+from orca_desktop.gateway.chat import (
+    ChatExchange,
+    StreamFilter,
+    UpstreamRefusal,
+    _split_routing_keys,
+    _upstream_message,
+)
+from orca_desktop.gateway.context import CONTEXT, GatewayContext
+from orca_desktop.providers.anthropic import AnthropicProvider
+from orca_desktop.providers.base import Provider
+from orca_desktop.routing.router import Candidate
+from orca_desktop.wire.anthropic import (
+    anthropic_to_openai_request,
+    openai_to_anthropic_response,
+    validate_messages_request,
+)
+from orca_desktop.wire.errors import ApiError, anthropic_error_body
+
+__all__ = ["MessagesExchange", "handle_messages"]
+
+
+async def handle_messages(request: web.Request) -> web.StreamResponse:
+    exchange = MessagesExchange(request.app[CONTEXT], request)
+    return await exchange.run()
+
+
+class MessagesExchange(ChatExchange):
+    """One `/v1/messages` request, from body to telemetry record."""
+
+    endpoint = "/v1/messages"
+
+    def __init__(self, ctx: GatewayContext, request: web.Request) -> None:
+        super().__init__(ctx, request)
+        self._openai_body: dict[str, Any] | None = None  # the translation, made once
+
+    async def _serve(self) -> web.StreamResponse:
+        if self.ctx.paused:
+            raise ApiError(503, "Orca Desktop is paused: resume it from the tray menu or the "
+                                "window", code="gateway_paused")
+        body = await self._read_body()
+        validate_messages_request(body)
+        fallbacks, route, forward = _split_routing_keys(body)
+        self.record.requested_model = body["model"]
+        self.record.stream = stream = body.get("stream") is True
+        decision = self._decide(body, fallbacks, route)
+        try:
+            return await self._try_chain(decision, forward, stream, True)
+        except UpstreamRefusal as refusal:
+            return self._passthrough_error(refusal)
+
+    def _native(self, cand: Candidate) -> bool:
+        """True when `cand` is served by an Anthropic provider through its own API."""
+        return isinstance(self.ctx.providers.get(cand.via), AnthropicProvider)
+
+    # -- hooks ------------------------------------------------------------------
+
+    def _payload(self, cand: Candidate, forward: dict[str, Any]) -> bytes:
+        if self._native(cand):
+            forward["model"] = cand.upstream_model
+            return orjson.dumps(forward)
+        if self._openai_body is None:
+            self._openai_body = anthropic_to_openai_request(forward)
+        self._openai_body["model"] = cand.upstream_model
+        return orjson.dumps(self._openai_body)
+
+    async def _send(self, provider: Provider, cand: Candidate, payload: bytes) -> ClientResponse:
+        key = self.ctx.keystore.get(cand.via)
+        if isinstance(provider, AnthropicProvider):
+            return await provider.send_messages(payload, key, self.request.headers)
+        return await provider.send_chat(payload, key)
+
+    def _answer_json(self, cand: Candidate, data: dict[str, Any],
+                     body: bytes) -> tuple[bytes, Any, Any]:
+        if self._native(cand):
+            return body, openai_usage(data.get("usage")), data.get("model")
+        message = openai_to_anthropic_response(data, cand.upstream_model)
+        return orjson.dumps(message), data.get("usage"), data.get("model")
+
+    def _stream_filter(self, cand: Candidate, keep_usage: bool) -> StreamFilter:
+        if self._native(cand):
+            return AnthropicPassthrough(served_model=cand.upstream_model)
+        return TranslatedStream(served_model=cand.upstream_model)
+
+    # -- errors in Anthropic's shape ----------------------------------------------
+
+    def _error(self, status: int, message: str, *, param: str | None = None,
+               code: str | None = None) -> web.Response:
+        self.record.status = status
+        return web.Response(status=status, body=anthropic_error_body(status, message),
+                            content_type="application/json",
+                            headers={H.REQUEST_ID: self.record.id})
+
+    def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
+        """A provider's refusal (a 4xx another model would refuse too): an Anthropic
+        provider's own error body as it is, anything else re-shaped."""
+        attempts = self.record.attempts
+        message = _upstream_message(refusal.status, refusal.body,
+                                    attempts[-1].provider if attempts else "provider")
+        self.record.error = message
+        try:
+            parsed = orjson.loads(refusal.body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        shaped = (isinstance(parsed, dict) and parsed.get("type") == "error"
+                  and isinstance(parsed.get("error"), dict))
+        body = refusal.body if shaped else anthropic_error_body(refusal.status, message)
+        self.record.status = refusal.status
+        return web.Response(status=refusal.status, body=body, content_type="application/json",
+                            headers={H.REQUEST_ID: self.record.id})
