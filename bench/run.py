@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ class Bench:
             raise SystemExit(f"mock upstream {problem}:\n{self.mock.log_tail()}")
 
     def targets(self) -> list[Target]:
-        made = {
+        made: dict[str, Callable[[], Target]] = {
             "direct": lambda: Target("direct", "the mock upstream itself", f"{self.upstream}/v1"),
             "bare": self._bare,
             "orca": lambda: self._orca(gui=False),

@@ -184,17 +184,23 @@ async def run(args: argparse.Namespace, host: str, port: int, request: bytes) ->
     def error(kind: str) -> None:
         errors[kind] = errors.get(kind, 0) + 1
 
+    async def connect() -> Exchange | None:
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: Exchange(marker), host, port), args.timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            error(f"connect {type(exc).__name__}")
+            await asyncio.sleep(0.05)
+            return None
+        return conn
+
     async def worker() -> None:
         conn: Exchange | None = None
         while time.perf_counter() < deadline:
             if conn is None or conn.closed:
-                try:
-                    _, conn = await asyncio.wait_for(
-                        loop.create_connection(lambda: Exchange(marker), host, port), args.timeout
-                    )
-                except (OSError, TimeoutError) as exc:
-                    error(f"connect {type(exc).__name__}")
-                    await asyncio.sleep(0.05)
+                conn = await connect()
+                if conn is None:
                     continue
             try:
                 total = await asyncio.wait_for(conn.send(request), args.timeout)
