@@ -305,3 +305,25 @@ async def test_translated_mid_stream_drop_ends_with_error_event(gateway: Gateway
                     pass
     record = (await gateway.records(2))[0]
     assert record["status"] == 502 and "dropped" in record["error"]
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["translated", "native"])
+async def test_client_disconnect_cancels_the_upstream(
+        gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch, test_secrets: Any,
+        native: bool) -> None:
+    if native:
+        gw = await with_anthropic_provider(gateway_factory, monkeypatch, test_secrets)
+        model, upstream = "claude-fake", "claude-fake-20250101"
+    else:
+        gw = await gateway_factory()
+        model = upstream = "fake-small"
+    gw.fake.script(upstream, Reply(content=" ".join(["w"] * 200), chunks=200,
+                                   chunk_interval=0.02))
+    async with aiohttp.ClientSession(headers={"x-api-key": TOKEN}) as http:
+        resp = await http.post(f"{gw.root}/v1/messages", json={
+            "model": model, "max_tokens": 8, "messages": HI, "stream": True})
+        assert (await resp.content.readline()) == b"event: message_start\n"
+        resp.close()  # the client goes away mid-stream
+    await gw.fake.wait_for_disconnects(1)
+    [record] = await gw.records(1)
+    assert (record["status"], record["endpoint"]) == (499, "/v1/messages")
