@@ -327,3 +327,19 @@ async def test_client_disconnect_cancels_the_upstream(
     await gw.fake.wait_for_disconnects(1)
     [record] = await gw.records(1)
     assert (record["status"], record["endpoint"]) == (499, "/v1/messages")
+
+
+async def test_provider_refusal_keeps_the_anthropic_shape(
+        gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch,
+        test_secrets: Any) -> None:
+    gw = await with_anthropic_provider(gateway_factory, monkeypatch, test_secrets)
+    gw.fake.script("claude-fake-20250101", Fail(400, message="prompt is too long"))
+    gw.fake.script("fake-small", Fail(400, message="context_length_exceeded"))
+    for model, words in (("claude-fake", "prompt is too long"),
+                         ("fake-small", "context_length_exceeded")):
+        status, headers, body = await post(gw, {"model": model, "max_tokens": 8,
+                                                "messages": HI})
+        error = json.loads(body)
+        assert status == 400 and headers["X-Orca-Request-Id"]
+        assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+        assert words in error["error"]["message"]
