@@ -480,8 +480,10 @@ def _int(value: Any) -> int:
 def _split_routing_keys(body: dict[str, Any]) -> tuple[list[str], str | None, dict[str, Any]]:
     """Take Orca's routing keys out of the body (top level or under extra_body).
 
-    Other `extra_body` keys are merged into the top level, as the OpenAI SDKs do
-    with `extra_body=`; Orca's own keys never reach a provider.
+    Fallbacks are the top-level `models`, then `extra_body.models` (as
+    `ChatRequest.fallbacks`); the top-level `route` wins. Other `extra_body` keys
+    are merged into the top level, as the OpenAI SDKs do with `extra_body=`;
+    Orca's own keys never reach a provider.
     """
     forward = dict(body)
     models = forward.pop("models", None)
@@ -489,8 +491,11 @@ def _split_routing_keys(body: dict[str, Any]) -> tuple[list[str], str | None, di
     extra = forward.pop("extra_body", None)
     if isinstance(extra, dict):
         extra = dict(extra)
-        models = extra.pop("models", models)
-        route = extra.pop("route", route)
+        nested = extra.pop("models", None)
+        if isinstance(nested, list):
+            models = [*models, *nested] if isinstance(models, list) else nested
+        nested_route = extra.pop("route", None)
+        route = nested_route if route is None else route
         for key, value in extra.items():
             forward.setdefault(key, value)
     fallbacks = [m for m in models if isinstance(m, str)] if isinstance(models, list) else []

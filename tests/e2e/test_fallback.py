@@ -22,7 +22,7 @@ from tests.fake_provider import Drop, Fail, Reply, Step
 
 pytestmark = pytest.mark.asyncio
 
-FIRST_BYTE_TIMEOUT = "first_byte_timeout_s = 0.2"
+FIRST_BYTE_TIMEOUT = "first_byte_timeout_s = 0.3"  # the fake delays "timeout" by 2 s
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 ROUTING_KEYS = ("models", "route", "extra_body")
 
@@ -77,7 +77,7 @@ def attempts(record: dict[str, Any]) -> list[tuple[str, int]]:
 async def test_request_fallback_answers_from_the_next_model(
         gateway_factory: GatewayFactory, failure: str, stream: bool) -> None:
     step, status, words = FAILURES[failure]
-    gw = await gateway_factory(server_extra=FIRST_BYTE_TIMEOUT)
+    gw = await gateway_factory(server_extra=FIRST_BYTE_TIMEOUT if failure == "timeout" else "")
     gw.fake.script("fake-small", step)
     gw.fake.script("fake-mid", Reply(content="from mid"))
 
@@ -102,7 +102,7 @@ async def test_request_fallback_answers_from_the_next_model(
 async def test_auto_router_answers_from_the_next_cheapest(
         gateway_factory: GatewayFactory, failure: str, stream: bool) -> None:
     step, status, _ = FAILURES[failure]
-    gw = await gateway_factory(server_extra=FIRST_BYTE_TIMEOUT)
+    gw = await gateway_factory(server_extra=FIRST_BYTE_TIMEOUT if failure == "timeout" else "")
     gw.fake.script("fake-small", step)  # the cheapest
     gw.fake.script("fake-mid", Reply(content="from mid"))  # the next cheapest
 
@@ -138,7 +138,7 @@ async def test_provider_401_falls_back_and_reports_the_key(gateway: Gateway) -> 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 async def test_all_candidates_failing_is_a_5xx_listing_every_attempt(
         gateway_factory: GatewayFactory, stream: bool) -> None:
-    gw = await gateway_factory(server_extra=FIRST_BYTE_TIMEOUT)
+    gw = await gateway_factory()
     gw.fake.script("fake-small", Fail(500, message="small is down"))
     gw.fake.script("fake-mid", Fail(429, retry_after=3))
     gw.fake.script("fake-large", Drop())
@@ -264,6 +264,20 @@ async def test_routing_keys_never_reach_the_provider(gateway: Gateway, nested: b
         assert not set(ROUTING_KEYS) & set(received.body), received.body
         if nested:
             assert received.body["seed"] == 7  # other extra_body keys are merged, as SDKs do
+
+
+async def test_top_level_and_nested_models_make_one_chain(gateway: Gateway) -> None:
+    gateway.fake.script("fake-small", Fail(500))
+    gateway.fake.script("fake-mid", Fail(502))
+    gateway.fake.script("fake-large", Reply(content="from large"))
+    body = {"model": "fake-small", "messages": MESSAGES, "models": ["fake-mid"],
+            "extra_body": {"models": ["fake-large"], "route": "fallback"}}
+
+    status, _, raw = await post(gateway, body)
+
+    assert status == 200 and json.loads(raw)["choices"][0]["message"]["content"] == "from large"
+    assert [r.model for r in gateway.fake.requests] == ["fake-small", "fake-mid", "fake-large"]
+    assert all(not set(ROUTING_KEYS) & set(r.body) for r in gateway.fake.requests)
 
 
 @pytest.mark.parametrize("nested", [False, True], ids=["top-level", "extra_body"])
