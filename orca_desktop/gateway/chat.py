@@ -29,7 +29,7 @@ from orca_desktop.routing.router import Candidate, RouteDecision
 from orca_desktop.telemetry.pricing import Usage, cost_usd
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
 from orca_desktop.wire.errors import ApiError, openai_error_body
-from orca_desktop.wire.openai import parse_json_body, validate_chat_request
+from orca_desktop.wire.openai import parse_json_body, validate_chat_request, without_router_fields
 
 log = logging.getLogger(__name__)
 
@@ -478,28 +478,23 @@ def _int(value: Any) -> int:
 
 
 def _split_routing_keys(body: dict[str, Any]) -> tuple[list[str], str | None, dict[str, Any]]:
-    """Take Orca's routing keys out of the body (top level or under extra_body).
+    """Orca's routing keys (top level or under extra_body) and the body to forward.
 
     Fallbacks are the top-level `models`, then `extra_body.models` (as
-    `ChatRequest.fallbacks`); the top-level `route` wins. Other `extra_body` keys
-    are merged into the top level, as the OpenAI SDKs do with `extra_body=`;
-    Orca's own keys never reach a provider.
+    `ChatRequest.fallbacks`); the top-level `route` wins. Works for both the
+    OpenAI and the Anthropic dialect; the forwarded body comes from
+    `without_router_fields`, so Orca's own keys never reach a provider.
     """
-    forward = dict(body)
-    models = forward.pop("models", None)
-    route = forward.pop("route", None)
-    extra = forward.pop("extra_body", None)
-    if isinstance(extra, dict):
-        extra = dict(extra)
-        nested = extra.pop("models", None)
-        if isinstance(nested, list):
-            models = [*models, *nested] if isinstance(models, list) else nested
-        nested_route = extra.pop("route", None)
-        route = nested_route if route is None else route
-        for key, value in extra.items():
-            forward.setdefault(key, value)
-    fallbacks = [m for m in models if isinstance(m, str)] if isinstance(models, list) else []
-    return fallbacks, route if isinstance(route, str) else None, forward
+    extra = body.get("extra_body")
+    extra = extra if isinstance(extra, dict) else {}
+    models: list[Any] = []
+    for names in (body.get("models"), extra.get("models")):
+        if isinstance(names, list):
+            models.extend(names)
+    route = body.get("route")
+    route = extra.get("route") if route is None else route
+    fallbacks = [m for m in models if isinstance(m, str)]
+    return fallbacks, route if isinstance(route, str) else None, dict(without_router_fields(body))
 
 
 def _too_large(max_mb: float) -> ApiError:
