@@ -32,6 +32,7 @@ from orca_desktop.gateway.chat import (
 from orca_desktop.gateway.context import CONTEXT, GatewayContext
 from orca_desktop.providers.anthropic import AnthropicProvider
 from orca_desktop.providers.base import Provider
+from orca_desktop.routing import requirements_of
 from orca_desktop.routing.router import Candidate
 from orca_desktop.wire.anthropic import (
     anthropic_to_openai_request,
@@ -39,6 +40,7 @@ from orca_desktop.wire.anthropic import (
     validate_messages_request,
 )
 from orca_desktop.wire.errors import ApiError, anthropic_error_body
+from orca_desktop.wire.openai import parse_json_body
 
 __all__ = ["MessagesExchange", "handle_messages"]
 
@@ -131,3 +133,25 @@ class MessagesExchange(ChatExchange):
         self.record.status = refusal.status
         return web.Response(status=refusal.status, body=body, content_type="application/json",
                             headers={H.REQUEST_ID: self.record.id})
+
+
+async def handle_count_tokens(request: web.Request) -> web.Response:
+    """POST /v1/messages/count_tokens: an offline estimate, as Claude Code asks before sending.
+
+    The estimate is the router's own (no provider is called, nothing is recorded).
+    """
+    limit = int(request.app[CONTEXT].config.server.max_body_mb * 1024 * 1024)
+    if (request.content_length or 0) > limit:
+        return _anthropic_error(413, "request body is too large ([server] max_body_mb)")
+    try:
+        body = parse_json_body(await request.read())
+    except ApiError as exc:
+        return _anthropic_error(exc.status, exc.message)
+    if not isinstance(body.get("messages"), list):
+        return _anthropic_error(400, "messages: required, a list of messages")
+    return web.json_response({"input_tokens": requirements_of(body).prompt_tokens})
+
+
+def _anthropic_error(status: int, message: str) -> web.Response:
+    return web.Response(status=status, body=anthropic_error_body(status, message),
+                        content_type="application/json")

@@ -15,7 +15,7 @@ from aiohttp import web
 from orca_desktop.gateway.auth import Gate, make_gate_middleware
 from orca_desktop.gateway.chat import handle_chat
 from orca_desktop.gateway.context import CONTEXT, GatewayContext
-from orca_desktop.gateway.messages import handle_messages
+from orca_desktop.gateway.messages import handle_count_tokens, handle_messages
 from orca_desktop.gateway.models import handle_models
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def build_app(ctx: GatewayContext, gate: Gate) -> web.Application:
     app.router.add_get("/", _root)
     app.router.add_post("/v1/chat/completions", handle_chat)
     app.router.add_post("/v1/messages", handle_messages)
+    app.router.add_post("/v1/messages/count_tokens", handle_count_tokens)
     app.router.add_get("/v1/models", handle_models)
     return app
 

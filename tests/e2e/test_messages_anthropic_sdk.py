@@ -343,3 +343,15 @@ async def test_provider_refusal_keeps_the_anthropic_shape(
         assert status == 400 and headers["X-Orca-Request-Id"]
         assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
         assert words in error["error"]["message"]
+
+
+async def test_count_tokens_answers_an_offline_estimate(gateway: Gateway) -> None:
+    async with anthropic.AsyncAnthropic(base_url=gateway.root, api_key=TOKEN,
+                                        max_retries=0) as client:
+        short = await client.messages.count_tokens(
+            model="fake-small", messages=[{"role": "user", "content": "hi"}])
+        long = await client.messages.count_tokens(
+            model="fake-small", messages=[{"role": "user", "content": "word " * 2000}])
+    assert 0 < short.input_tokens < 50
+    assert 1000 < long.input_tokens < 4000
+    assert gateway.fake.requests == []  # no provider was asked
