@@ -30,7 +30,10 @@ def run_task(
     on_done: Callable[[T], None] | None = None,
     on_error: Callable[[Exception], None] | None = None,
 ) -> asyncio.Task[None]:
-    """Start `work` on the running loop; call `on_done(result)` or `on_error(exc)` on `owner`'s behalf."""
+    """Start `work` on the running loop, then call `on_done(result)` or `on_error(exc)`.
+
+    The callbacks are skipped when `owner` (the widget that asked) is gone.
+    """
 
     async def wrapped() -> None:
         try:
@@ -58,7 +61,7 @@ def run_task(
 def maybe_await(value: Any) -> Awaitable[Any]:
     """Wrap a plain value so optional Core methods may be sync or async."""
     if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-        return value  # type: ignore[no-any-return]
+        return value
 
     async def done() -> Any:
         return value

@@ -36,9 +36,12 @@ QListWidget#sidebar::item {{
 QListWidget#sidebar::item:selected {{ background: {ACCENT}; color: white; }}
 QListWidget#sidebar::item:hover:!selected {{ background: #243140; }}
 QLabel#brand {{
-    background: {SIDEBAR}; color: white; font-size: 13pt; font-weight: 600; padding: 16px 18px 4px 18px;
+    background: {SIDEBAR}; color: white; font-size: 13pt; font-weight: 600;
+    padding: 16px 18px 4px 18px;
 }}
-QLabel#brandSub {{ background: {SIDEBAR}; color: {SIDEBAR_TEXT}; padding: 0 18px 8px 18px; font-size: 8.5pt; }}
+QLabel#brandSub {{
+    background: {SIDEBAR}; color: {SIDEBAR_TEXT}; padding: 0 18px 8px 18px; font-size: 8.5pt;
+}}
 QLabel#pageTitle {{ font-size: 15pt; font-weight: 600; }}
 QLabel#pageIntro {{ color: {MUTED}; }}
 QLabel#muted {{ color: {MUTED}; }}
@@ -71,7 +74,9 @@ QPushButton {{
 }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:disabled {{ color: #a3adb8; border-color: {LINE}; }}
-QPushButton#primary {{ background: {ACCENT}; border-color: {ACCENT}; color: white; font-weight: 600; }}
+QPushButton#primary {{
+    background: {ACCENT}; border-color: {ACCENT}; color: white; font-weight: 600;
+}}
 QPushButton#primary:hover {{ background: {ACCENT_DARK}; }}
 QPushButton#primary:disabled {{ background: #9fcfcb; border-color: #9fcfcb; }}
 QPushButton#danger {{ color: {BAD}; }}
@@ -80,7 +85,8 @@ QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox {{
 }}
 QLineEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
 QGroupBox {{
-    background: {CARD}; border: 1px solid {LINE}; border-radius: 8px; margin-top: 14px; padding: 14px 12px 10px 12px;
+    background: {CARD}; border: 1px solid {LINE}; border-radius: 8px; margin-top: 14px;
+    padding: 14px 12px 10px 12px;
     font-weight: 600;
 }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 12px; padding: 0 4px; color: {MUTED}; }}

@@ -83,6 +83,7 @@ def _candidates(r: RequestRecord) -> str:
     if not r.candidates:
         return _h("Candidates") + "<p class='muted'>No candidates were considered.</p>"
     head = "<tr><th>Model</th><th>Provider</th><th class='num'>Est. cost</th><th>Verdict</th></tr>"
+
     def order(c: CandidateView) -> tuple[int, Decimal]:
         served = c.model == r.model and c.provider == r.provider
         rank = 0 if served and not c.excluded else (2 if c.excluded else 1)
@@ -147,9 +148,7 @@ def _usage(r: RequestRecord) -> str:
         ("Total duration", _e(fmt.ms(r.duration_ms))),
     ]
     return (
-        _h("Cost") + _pairs(money)
-        + _h("Timing") + _pairs(timing)
-        + _h("Tokens") + _pairs(tokens)
+        _h("Cost") + _pairs(money) + _h("Timing") + _pairs(timing) + _h("Tokens") + _pairs(tokens)
     )
 
 

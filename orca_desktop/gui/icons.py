@@ -17,10 +17,12 @@ SIZES = (16, 22, 24, 32, 48, 64, 128)
 
 
 def _fin(size: float) -> QPainterPath:
-    s = size
-    path = QPainterPath(QPointF(0.24 * s, 0.74 * s))
-    path.cubicTo(QPointF(0.42 * s, 0.62 * s), QPointF(0.55 * s, 0.40 * s), QPointF(0.60 * s, 0.18 * s))
-    path.cubicTo(QPointF(0.66 * s, 0.40 * s), QPointF(0.70 * s, 0.60 * s), QPointF(0.80 * s, 0.74 * s))
+    def p(x: float, y: float) -> QPointF:
+        return QPointF(x * size, y * size)
+
+    path = QPainterPath(p(0.24, 0.74))
+    path.cubicTo(p(0.42, 0.62), p(0.55, 0.40), p(0.60, 0.18))
+    path.cubicTo(p(0.66, 0.40), p(0.70, 0.60), p(0.80, 0.74))
     path.closeSubpath()
     return path
 

@@ -285,8 +285,18 @@ class RequestTable(QTableView):
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
         widths = {
-            "time": 66, "tool": 84, "requested": 112, "model": 116, "provider": 72, "byok": 48,
-            "status": 78, "overhead": 80, "latency": 66, "ttft": 62, "tokens": 92, "cost": 72,
+            "time": 66,
+            "tool": 84,
+            "requested": 112,
+            "model": 116,
+            "provider": 72,
+            "byok": 48,
+            "status": 78,
+            "overhead": 80,
+            "latency": 66,
+            "ttft": 62,
+            "tokens": 92,
+            "cost": 72,
         }
         for col, key in enumerate(COLUMN_KEYS):
             if key in widths:

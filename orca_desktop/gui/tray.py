@@ -101,7 +101,7 @@ class TrayIcon(QSystemTrayIcon):
         return self._state
 
     def tooltip_text(self) -> str:
-        today = (self._core.stats().get("today") or {})
+        today = self._core.stats().get("today") or {}
         cost = today.get("cost_usd")
         spend = fmt.money(None if cost is None else float(cost))
         title = "Orca Desktop (DEMO)" if self._core.demo else "Orca Desktop"
@@ -163,8 +163,11 @@ class TrayIcon(QSystemTrayIcon):
         self.pause_action.setEnabled(False)
         work = self._core.resume() if self._core.paused else self._core.pause()
         run_task(
-            self, work, name="gui-toggle-pause",
-            on_done=lambda _: self._after_toggle(), on_error=lambda _exc: self._after_toggle(),
+            self,
+            work,
+            name="gui-toggle-pause",
+            on_done=lambda _: self._after_toggle(),
+            on_error=lambda _exc: self._after_toggle(),
         )
 
     def _after_toggle(self) -> None:

@@ -89,9 +89,7 @@ class LivePage(QWidget):
         layout.setContentsMargins(20, 16, 20, 16)
         layout.setSpacing(12)
         self.welcome = WelcomePanel(core, open_keys=open_keys, on_demo=on_demo)
-        self.totals = TotalsStrip(
-            core.stats, model.records, spend_series=core_spend_series(core)
-        )
+        self.totals = TotalsStrip(core.stats, model.records, spend_series=core_spend_series(core))
         self.table = RequestTable(model)
         self.table.empty_text = (
             f"No requests yet. Point a tool at {openai_base_url(core.base_url)} "
@@ -163,8 +161,7 @@ class MainWindow(QMainWindow):
         self.feed.flushed.connect(self._on_events)
 
         self.live_page = LivePage(
-            core,
-            self.model, open_keys=lambda: self.show_page("Keys"), on_demo=self.refresh_mode
+            core, self.model, open_keys=lambda: self.show_page("Keys"), on_demo=self.refresh_mode
         )
         self.keys_page = KeysPage(core)
         self.routers_page = RoutersPage(core)
@@ -172,7 +169,10 @@ class MainWindow(QMainWindow):
         self.connect_page = ConnectPage(core)
         self.stack = QStackedWidget()
         for page in (
-            self.live_page, self.keys_page, self.routers_page, self.settings_page,
+            self.live_page,
+            self.keys_page,
+            self.routers_page,
+            self.settings_page,
             self.connect_page,
         ):
             self.stack.addWidget(page)
@@ -248,7 +248,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{TITLE} — DEMO" if demo else TITLE)
         self.demo_banner.say(
             "<b>DEMO</b> — requests go to built-in simulated providers: no keys, no network, "
-            "no real cost." if demo else None
+            "no real cost."
+            if demo
+            else None
         )
         self._update_banner_area()
         self.live_page.welcome.setVisible(not has_usable_provider(self.core))
@@ -258,9 +260,7 @@ class MainWindow(QMainWindow):
     def refresh_status(self, state: str | None = None) -> None:
         state = state or ("paused" if self.core.paused else "running")
         demo = " · DEMO" if self.core.demo else ""
-        self.status_label.setText(
-            f"Gateway {state} · {openai_base_url(self.core.base_url)}{demo}"
-        )
+        self.status_label.setText(f"Gateway {state} · {openai_base_url(self.core.base_url)}{demo}")
 
     def say(self, html: str | None) -> None:
         """Show (or clear, with None) the notice banner."""

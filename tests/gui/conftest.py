@@ -10,6 +10,7 @@ service and (by default) the mock key in `ORCA_KEY_MOCK`. Async steps run with
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -96,6 +97,23 @@ class GuiCore:
                 headers={"Authorization": f"Bearer {self.core.token()}"},
             ) as response:
                 return {"status": response.status, "body": await response.json()}
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage(qapp: Any) -> Iterator[None]:
+    """After each test, delete its widgets and collect Python cycles on the GUI thread.
+
+    Widgets hold lambdas that refer back to them, so their wrappers live in
+    reference cycles. Left to the cyclic GC, they may be finalized later from
+    any thread that happens to allocate (the SQLite writer, a keyring worker),
+    deleting Qt objects off the GUI thread: an intermittent segfault under xcb.
+    """
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture

@@ -35,8 +35,9 @@ def make_record(
     if candidates is None:
         candidates = [
             CandidateView("gpt-4o-mini", "openai", Decimal("0.000315")),
-            CandidateView("claude-haiku-4-5", "anthropic", Decimal("0.00204"),
-                          excluded="no key for anthropic"),
+            CandidateView(
+                "claude-haiku-4-5", "anthropic", Decimal("0.00204"), excluded="no key for anthropic"
+            ),
             CandidateView("gpt-4o", "openai", Decimal("0.00525")),
         ]
     if attempts is None:
@@ -76,6 +77,9 @@ def finished(record: RequestRecord) -> RequestFinished:
 
 def received(record: RequestRecord) -> RequestReceived:
     return RequestReceived(
-        request_id=record.id, at_ns=0, endpoint=record.endpoint,
-        requested_model=record.requested_model, client=record.client,
+        request_id=record.id,
+        at_ns=0,
+        endpoint=record.endpoint,
+        requested_model=record.requested_model,
+        client=record.client,
     )

@@ -78,7 +78,9 @@ def test_an_environment_key_can_be_tested_but_not_deleted(
 
 
 def test_saving_without_a_secure_keyring_says_how_to_fix_it_and_keeps_nothing(
-    qtbot: Any, gui_core: Callable[..., GuiCore], monkeypatch: pytest.MonkeyPatch,
+    qtbot: Any,
+    gui_core: Callable[..., GuiCore],
+    monkeypatch: pytest.MonkeyPatch,
     test_secrets: Any,
 ) -> None:
     monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())

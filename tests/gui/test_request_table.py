@@ -29,11 +29,32 @@ def test_finished_events_become_rows_with_their_display_cells(qapp: Any) -> None
     hub = EventHub()
     model = make_model()
     feed = Feed(hub, model)
-    hub.publish(finished(make_record(id="r1", requested="auto", model="gpt-4o-mini",
-                                     provider="openai", cost="0.000315", saved="0.004935")))
-    hub.publish(finished(make_record(id="r2", requested="claude-sonnet-4-5", model=None,
-                                     provider=None, status=424, error="no key for anthropic",
-                                     cost=None, saved=None)))
+    hub.publish(
+        finished(
+            make_record(
+                id="r1",
+                requested="auto",
+                model="gpt-4o-mini",
+                provider="openai",
+                cost="0.000315",
+                saved="0.004935",
+            )
+        )
+    )
+    hub.publish(
+        finished(
+            make_record(
+                id="r2",
+                requested="claude-sonnet-4-5",
+                model=None,
+                provider=None,
+                status=424,
+                error="no key for anthropic",
+                cost=None,
+                saved=None,
+            )
+        )
+    )
     assert model.rowCount() == 0, "nothing is applied before the feed flushes"
 
     assert feed.flush() == 2
@@ -50,8 +71,10 @@ def test_finished_events_become_rows_with_their_display_cells(qapp: Any) -> None
     assert cell(model, 1, "tokens") == "1,200 / 225"
     assert cell(model, 0, "status") == "424 error"
     assert cell(model, 0, "model") == "—"
-    assert model.data(model.index(0, COLUMN_KEYS.index("status")),
-                      Qt.ItemDataRole.ToolTipRole) == "no key for anthropic"
+    assert (
+        model.data(model.index(0, COLUMN_KEYS.index("status")), Qt.ItemDataRole.ToolTipRole)
+        == "no key for anthropic"
+    )
 
 
 def test_rows_are_newest_first_and_bounded(qapp: Any) -> None:

@@ -24,8 +24,18 @@ def _traffic(gc: GuiCore) -> None:
     gc.fake.script("fake-small", [ok, ok, ok, ok, ok, Fail(503), ok])
 
     async def send() -> None:
-        for model in ("auto", "fake-large", "auto", "orcarouter/cheap", "auto", "fake-large",
-                      "no-such-model", "auto", "orcarouter/cheap", "auto"):
+        for model in (
+            "auto",
+            "fake-large",
+            "auto",
+            "orcarouter/cheap",
+            "auto",
+            "fake-large",
+            "no-such-model",
+            "auto",
+            "orcarouter/cheap",
+            "auto",
+        ):
             await gc.chat(model)
 
     gc.run(send())

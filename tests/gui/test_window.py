@@ -63,8 +63,9 @@ def test_selecting_a_row_shows_candidates_exclusions_and_attempts(
         model="gpt-4o",
         provider="openai",
         candidates=[
-            CandidateView("claude-haiku-4-5", "anthropic", Decimal("0.00204"),
-                          excluded="no key for anthropic"),
+            CandidateView(
+                "claude-haiku-4-5", "anthropic", Decimal("0.00204"), excluded="no key for anthropic"
+            ),
             CandidateView("gpt-4o-mini", "openai", Decimal("0.000315")),
             CandidateView("gpt-4o", "openai", Decimal("0.00525")),
         ],

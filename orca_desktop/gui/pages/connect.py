@@ -33,7 +33,7 @@ def snippets(base_url: str) -> list[tuple[str, str, str]]:
     return [
         (
             "OpenAI Python SDK",
-            "Any script using the official SDK (model \"auto\" lets Orca pick).",
+            'Any script using the official SDK (model "auto" lets Orca pick).',
             f"export OPENAI_BASE_URL={v1}\n"
             "export OPENAI_API_KEY=$(orca-desktop token)\n\n"
             "# then, in Python:\n"
@@ -106,9 +106,7 @@ def snippets(base_url: str) -> list[tuple[str, str, str]]:
 class SnippetCard(QFrame):
     """One tool: name, a hint, the snippet in a read-only code box, and a Copy button."""
 
-    def __init__(
-        self, tool: str, hint: str, text: str, on_copied: Callable[[str], None]
-    ) -> None:
+    def __init__(self, tool: str, hint: str, text: str, on_copied: Callable[[str], None]) -> None:
         super().__init__()
         self.setObjectName("card")
         self.tool = tool
@@ -208,8 +206,9 @@ class ConnectPage(QWidget):
 
     def copy_token(self) -> None:
         QGuiApplication.clipboard().setText(self._core.token())
-        self.status.say("Token copied to the clipboard. Paste it into your tool's API key field.",
-                        ok=True)
+        self.status.say(
+            "Token copied to the clipboard. Paste it into your tool's API key field.", ok=True
+        )
 
     def _on_copied(self, tool: str) -> None:
         self.status.say(f"{tool} snippet copied to the clipboard.", ok=True)

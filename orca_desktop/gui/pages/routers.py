@@ -51,8 +51,8 @@ class RoutersPage(QWidget):
         layout = page_layout(
             self,
             "Routers",
-            "Send model \"auto\" to let Orca pick the cheapest capable model, or define your "
-            "own routers below and call them as \"orcarouter/NAME\".",
+            'Send model "auto" to let Orca pick the cheapest capable model, or define your '
+            'own routers below and call them as "orcarouter/NAME".',
         )
         reference_box = QGroupBox("Savings")
         form = QFormLayout(reference_box)
@@ -64,7 +64,9 @@ class RoutersPage(QWidget):
         routers_box = QGroupBox("Named routers")
         inner = QVBoxLayout(routers_box)
         self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Name", "Strategy", "Models, in order (comma-separated)"])
+        self.table.setHorizontalHeaderLabels(
+            ["Name", "Strategy", "Models, in order (comma-separated)"]
+        )
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(34)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -118,9 +120,10 @@ class RoutersPage(QWidget):
         combo.setCurrentText(strategy)
         self.table.setCellWidget(row, 1, combo)
         self.table.setItem(row, 2, QTableWidgetItem(", ".join(models)))
-        if not name:
+        item = self.table.item(row, 0)
+        if not name and item is not None:
             self.table.setCurrentCell(row, 0)
-            self.table.editItem(self.table.item(row, 0))
+            self.table.editItem(item)
 
     def remove_selected(self) -> None:
         for index in sorted({i.row() for i in self.table.selectedIndexes()}, reverse=True):

@@ -7,7 +7,12 @@ gateway listens on loopback unless started with `--host`.
 
 from __future__ import annotations
 
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -25,13 +30,37 @@ from orca_desktop.gui._core import CoreLike, openai_base_url
 from orca_desktop.gui.pages._common import StatusLine, page_layout
 from orca_desktop.gui.pages.routers import validation_message
 
+FIELD_WIDTH = 160
+LABEL_WIDTH = 180
+
 
 def _seconds(maximum: float) -> QDoubleSpinBox:
     box = QDoubleSpinBox()
     box.setRange(0.5, maximum)
     box.setDecimals(1)
     box.setSuffix(" s")
+    return _compact(box)
+
+
+SpinBox = TypeVar("SpinBox", bound=QAbstractSpinBox)
+
+
+def _compact(box: SpinBox) -> SpinBox:
+    """Typed numbers (arrow keys and the wheel still step) at a fixed, readable width."""
+    box.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
+    box.setFixedWidth(FIELD_WIDTH)
     return box
+
+
+def _label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setMinimumWidth(LABEL_WIDTH)
+    return label
+
+
+def current_port(base_url: str, configured: int) -> int:
+    """The port the gateway listens on now (the config may say 0: "any free port")."""
+    return urlsplit(base_url).port or configured or 8787
 
 
 class SettingsPage(QWidget):
@@ -56,17 +85,19 @@ class SettingsPage(QWidget):
         self.port_spin = QSpinBox()
         self.port_spin.setRange(1, 65535)
         self.port_spin.setGroupSeparatorShown(False)
+        _compact(self.port_spin)
         self.body_spin = QDoubleSpinBox()
         self.body_spin.setRange(1, 1024)
         self.body_spin.setDecimals(0)
         self.body_spin.setSuffix(" MB")
+        _compact(self.body_spin)
         self.origins_edit = QLineEdit()
         self.origins_edit.setPlaceholderText("none (requests without Origin are always fine)")
-        form.addRow("Base URL", self.url_label)
-        form.addRow("Host", self.host_label)
-        form.addRow("Port", self.port_spin)
-        form.addRow("Largest request body", self.body_spin)
-        form.addRow("Allowed browser origins", self.origins_edit)
+        form.addRow(_label("Base URL"), self.url_label)
+        form.addRow(_label("Host"), self.host_label)
+        form.addRow(_label("Port"), self.port_spin)
+        form.addRow(_label("Largest request body"), self.body_spin)
+        form.addRow(_label("Allowed browser origins"), self.origins_edit)
         layout.addWidget(server)
 
         timeouts = QGroupBox("Upstream timeouts")
@@ -75,9 +106,9 @@ class SettingsPage(QWidget):
         self.connect_spin = _seconds(120)
         self.first_byte_spin = _seconds(3600)
         self.idle_spin = _seconds(3600)
-        tform.addRow("Connect", self.connect_spin)
-        tform.addRow("First byte", self.first_byte_spin)
-        tform.addRow("Idle between chunks", self.idle_spin)
+        tform.addRow(_label("Connect"), self.connect_spin)
+        tform.addRow(_label("First byte"), self.first_byte_spin)
+        tform.addRow(_label("Idle between chunks"), self.idle_spin)
         layout.addWidget(timeouts)
 
         actions = QHBoxLayout()
@@ -98,7 +129,7 @@ class SettingsPage(QWidget):
         s = self._core.config.server
         self.url_label.setText(openai_base_url(self._core.base_url))
         self.host_label.setText(f"{s.host}  (loopback; start with --host to change)")
-        self.port_spin.setValue(s.port or 8787)
+        self.port_spin.setValue(current_port(self._core.base_url, s.port))
         self.body_spin.setValue(s.max_body_mb)
         self.origins_edit.setText(", ".join(s.allowed_origins))
         self.connect_spin.setValue(s.connect_timeout_s)
@@ -108,8 +139,11 @@ class SettingsPage(QWidget):
 
     def edited_config(self) -> Config:
         data = self._core.config.model_dump()
+        port = self.port_spin.value()
+        if port == current_port(self._core.base_url, self._core.config.server.port):
+            port = self._core.config.server.port  # unchanged: keep "0" (any free port) as is
         data["server"].update(
-            port=self.port_spin.value(),
+            port=port,
             max_body_mb=self.body_spin.value(),
             allowed_origins=[o.strip() for o in self.origins_edit.text().split(",") if o.strip()],
             connect_timeout_s=self.connect_spin.value(),
@@ -119,8 +153,6 @@ class SettingsPage(QWidget):
         return Config.model_validate(data)
 
     def save(self) -> None:
-        from pydantic import ValidationError
-
         try:
             cfg = self.edited_config()
         except ValidationError as exc:
