@@ -95,7 +95,9 @@ class Verdict:
     per_rep: tuple[float | None, ...] = ()
 
     def row(self) -> str:
-        reps = ", ".join(self._show(v) for v in self.per_rep) or "–"
+        reps = "–"
+        if any(v is not None for v in self.per_rep):
+            reps = ", ".join(self._show(v) for v in self.per_rep)
         if self.measured is None:
             return (
                 f"| {self.name} | not measured | ≤ {self.limit:g}{self.unit} | {reps} "
