@@ -80,10 +80,11 @@ QPushButton#primary {{
 QPushButton#primary:hover {{ background: {ACCENT_DARK}; }}
 QPushButton#primary:disabled {{ background: #9fcfcb; border-color: #9fcfcb; }}
 QPushButton#danger {{ color: {BAD}; }}
-QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox {{
+QLineEdit, QComboBox {{
     background: {CARD}; border: 1px solid #c5ced8; border-radius: 5px; padding: 5px 7px;
 }}
-QLineEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
+QAbstractSpinBox {{ min-height: 26px; }}
+QLineEdit:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
 QGroupBox {{
     background: {CARD}; border: 1px solid {LINE}; border-radius: 8px; margin-top: 14px;
     padding: 14px 12px 10px 12px;

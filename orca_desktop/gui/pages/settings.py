@@ -46,8 +46,8 @@ SpinBox = TypeVar("SpinBox", bound=QAbstractSpinBox)
 
 
 def _compact(box: SpinBox) -> SpinBox:
-    """Typed numbers (arrow keys and the wheel still step) at a fixed, readable width."""
-    box.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
+    """A number field at a fixed, readable width (Qt's own spin box look: styled ones
+    lose their arrows, and without buttons they lose their text)."""
     box.setFixedWidth(FIELD_WIDTH)
     return box
 
