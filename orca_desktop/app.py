@@ -25,7 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from orca_desktop.config import Config, default_config_path, default_data_dir, load_config, save_config
+from orca_desktop.config import (
+    Config,
+    default_config_path,
+    default_data_dir,
+    load_config,
+    save_config,
+)
 from orca_desktop.events import EventHub, GatewayStateChanged, KeyStatusChanged, RequestFinished
 from orca_desktop.gateway.auth import Gate
 from orca_desktop.gateway.context import GatewayContext
@@ -61,6 +67,8 @@ class Options:
     host: str | None = None
     port: int | None = None
     demo: bool = False
+    live_view: bool = False
+    """Keep `Core.live` (recent rows, for a window's first snapshot) fed; the desktop app does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,7 @@ class ProviderState:
     kind: str
     state: KeyState
     hosted_router: bool
+    configured: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +90,23 @@ class KeyTest:
 class Core:
     """The one facade the GUI and the CLI call; it never exposes a key after it is saved."""
 
-    def __init__(self, *, config: Config, config_path: Path, data_dir: Path, ctx: GatewayContext,
-                 server: GatewayServer, gate: Gate, hub: EventHub, live: LiveView, stats: Stats,
-                 store: SqliteStore, keystore: KeyStore, token: str, keyring_error: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        config_path: Path,
+        data_dir: Path,
+        ctx: GatewayContext,
+        server: GatewayServer,
+        gate: Gate,
+        hub: EventHub,
+        live: LiveView,
+        stats: Stats,
+        store: SqliteStore,
+        keystore: KeyStore,
+        token: str,
+        keyring_error: str | None,
+    ) -> None:
         self.config = config
         self.config_path = config_path
         self.data_dir = data_dir
@@ -134,8 +157,9 @@ class Core:
         await self.save_config(cfg)
         self._announce("paused" if self.paused else "running")
 
-    def _announce(self, state: Literal["running", "paused", "stopped", "error"],
-                  detail: str | None = None) -> None:
+    def _announce(
+        self, state: Literal["running", "paused", "stopped", "error"], detail: str | None = None
+    ) -> None:
         self.hub.publish(GatewayStateChanged(time.monotonic_ns(), state, self.base_url, detail))
 
     def enable_demo(self) -> None:
@@ -171,7 +195,11 @@ class Core:
                 state: KeyState = "local"
             else:
                 state = self._keystore.source(spec.id)
-            out.append(ProviderState(spec.id, spec.label, spec.kind, state, spec.hosted_router))
+            out.append(
+                ProviderState(
+                    spec.id, spec.label, spec.kind, state, spec.hosted_router, spec.configured
+                )
+            )
         return out
 
     async def save_key(self, provider: str, key: str) -> None:
@@ -198,6 +226,10 @@ class Core:
 
     def stats(self) -> dict[str, Any]:
         return self._stats.to_json(datetime.now(UTC))
+
+    def series(self, resolution: Literal["minute", "hour"] = "minute", points: int = 60) -> Any:
+        """Chart buckets of spend, savings and overhead (see `Stats.series`)."""
+        return self._stats.series(resolution, now=datetime.now(UTC), points=points)
 
     @property
     def stats_model(self) -> Stats:
@@ -250,13 +282,17 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
             specs = {pid: s for pid, s in specs.items() if pid in DEMO_PROVIDERS}
         keyring_error: str | None = None
         try:
-            await run_off_loop(lambda: keystore.load([s.id for s in specs.values() if not s.keyless]))
+            await run_off_loop(
+                lambda: keystore.load([s.id for s in specs.values() if not s.keyless])
+            )
         except NoSecureKeyring as exc:
             keyring_error = str(exc)
             log.warning("%s", exc)
         token = await _local_token(keystore)
 
-        providers: dict[str, Provider] = {pid: _make_provider(s, config) for pid, s in specs.items()}
+        providers: dict[str, Provider] = {
+            pid: _make_provider(s, config) for pid, s in specs.items()
+        }
         for provider in providers.values():
             stack.push_async_callback(provider.close)
         catalog = Catalog.build(routing_config)
@@ -271,14 +307,30 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
         stats = await asyncio.get_running_loop().run_in_executor(None, Stats.from_store, store)
         live = LiveView()
         hub.subscribe(_telemetry_sink(store, stats))
+        if opts.live_view:
+            recent = await asyncio.get_running_loop().run_in_executor(None, store.recent, 500)
+            live.load(recent)
+            hub.subscribe(lambda event: live.apply((event,)))
 
-        ctx = GatewayContext(config=routing_config, keystore=keystore, specs=specs,
-                             providers=providers, catalog=catalog, router=router,
-                             cooldowns=cooldowns, latency=latency, hub=hub, demo=opts.demo)
+        ctx = GatewayContext(
+            config=routing_config,
+            keystore=keystore,
+            specs=specs,
+            providers=providers,
+            catalog=catalog,
+            router=router,
+            cooldowns=cooldowns,
+            latency=latency,
+            hub=hub,
+            demo=opts.demo,
+        )
         ctx.refresh_reach()
         token_bytes = token.encode()
-        gate = Gate(token=lambda: token_bytes, allowed_origins=frozenset(config.server.allowed_origins),
-                    bind_host=config.server.host)
+        gate = Gate(
+            token=lambda: token_bytes,
+            allowed_origins=frozenset(config.server.allowed_origins),
+            bind_host=config.server.host,
+        )
         app = build_app(ctx, gate)
         closing = asyncio.Event()
         add_local_api(app, LocalApiDeps(store=store, stats=stats, hub=hub, closing=closing))
@@ -287,9 +339,21 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
         stack.push_async_callback(server.stop)
         stack.callback(closing.set)
 
-        core = Core(config=config, config_path=config_path, data_dir=data_dir, ctx=ctx,
-                    server=server, gate=gate, hub=hub, live=live, stats=stats, store=store,
-                    keystore=keystore, token=token, keyring_error=keyring_error)
+        core = Core(
+            config=config,
+            config_path=config_path,
+            data_dir=data_dir,
+            ctx=ctx,
+            server=server,
+            gate=gate,
+            hub=hub,
+            live=live,
+            stats=stats,
+            store=store,
+            keystore=keystore,
+            token=token,
+            keyring_error=keyring_error,
+        )
         core._announce("running")
         yield core
 
@@ -330,6 +394,7 @@ async def serve(opts: Options, *, ready: Any = None) -> int:
 def run_desktop(opts: Options, *, show_window: bool = False) -> int:
     """`orca-desktop`: the tray app and window, with the gateway on the same qasync loop."""
     import sys
+    from dataclasses import replace
 
     import qasync
     from PySide6.QtWidgets import QApplication
@@ -338,12 +403,14 @@ def run_desktop(opts: Options, *, show_window: bool = False) -> int:
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Orca Desktop")
     qapp.setQuitOnLastWindowClosed(False)  # we live in the tray
+    opts = replace(opts, live_view=True)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qapp)) as runner:
         return runner.run(desktop_main(opts, show_window=show_window))
 
 
 async def desktop_main(opts: Options, *, show_window: bool = False) -> int:
     """Run core + GUI until Quit; 'Try demo mode' restarts the core in demo mode."""
+    import gc
     from dataclasses import replace
 
     from orca_desktop.gui import run_gui
@@ -359,22 +426,33 @@ async def desktop_main(opts: Options, *, show_window: bool = False) -> int:
         restart: list[Options] = []
         try:
             async with open_core(opts) as core:
-                core.restart_in_demo = lambda: (restart.append(replace(opts, demo=True)),
-                                                quit_event.set())
-                gui = run_gui(core, quit_event)
-                if show_window:
-                    gui.open_window()
+                core.restart_in_demo = _restarter(restart, replace(opts, demo=True), quit_event)
+                gui = run_gui(core, quit_event, show_window=show_window)
                 try:
                     await quit_event.wait()
                 finally:
                     gui.close()
+                    # widgets sit in reference cycles; collect them here, on the GUI
+                    # thread, never from whichever thread the collector runs in next
+                    gc.collect()
         except (OSError, NoSecureKeyring) as exc:
             _show_fatal(f"Orca Desktop could not start: {exc}")
             return 1
         if not restart:
             return 0
         opts = restart[0]
+        show_window = True  # the user asked from the window; keep it in front
         quit_event.clear()
+
+
+def _restarter(
+    restart: list[Options], demo_opts: Options, quit_event: asyncio.Event
+) -> Callable[[], None]:
+    def restart_in_demo() -> None:
+        restart.append(demo_opts)
+        quit_event.set()
+
+    return restart_in_demo
 
 
 def _show_fatal(message: str) -> None:

@@ -28,59 +28,105 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
     """Options every command takes; SUPPRESS on subcommands so they don't reset the main ones."""
     d = argparse.SUPPRESS if suppress else None
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--config", type=Path, default=d, metavar="PATH",
-                   help=f"config file (default: {default_config_path()})")
-    p.add_argument("--data-dir", type=Path, default=d, metavar="PATH",
-                   help="where telemetry is stored (default: the platform's data dir)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=d,
+        metavar="PATH",
+        help=f"config file (default: {default_config_path()})",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=d,
+        metavar="PATH",
+        help="where telemetry is stored (default: the platform's data dir)",
+    )
     p.add_argument("--host", default=d, help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=d, help="port to listen on (default 8787)")
-    p.add_argument("-v", "--verbose", action="store_true", default=False if not suppress else d,
-                   help="log more")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if not suppress else d,
+        help="log more",
+    )
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="orca-desktop", parents=[_common(False)],
+        prog="orca-desktop",
+        parents=[_common(False)],
         description="Orca Desktop: a personal LLM router on localhost, with your own keys "
-                    "in the OS keyring. With no command, starts the tray app and window.",
+        "in the OS keyring. With no command, starts the tray app and window.",
     )
     parser.add_argument("--version", action="version", version=f"orca-desktop {__version__}")
-    parser.add_argument("--demo", action="store_true",
-                        help="use built-in simulated providers (no keys, no network)")
-    parser.add_argument("--show-window", action="store_true",
-                        help="open the window at start-up even when a tray is available")
+    parser.add_argument(
+        "--demo", action="store_true", help="use built-in simulated providers (no keys, no network)"
+    )
+    parser.add_argument(
+        "--show-window",
+        action="store_true",
+        help="open the window at start-up even when a tray is available",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common(True)
 
-    serve = sub.add_parser("serve", parents=[common], help="run the gateway alone, no GUI",
-                           description="Run the gateway alone, with no GUI (servers, CI, scripts).")
-    serve.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
-                       help="use built-in simulated providers (no keys, no network)")
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the gateway alone, no GUI",
+        description="Run the gateway alone, with no GUI (servers, CI, scripts).",
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="use built-in simulated providers (no keys, no network)",
+    )
 
-    keys = sub.add_parser("keys", parents=[common], help="manage provider keys in the OS keyring",
-                          description="Manage provider keys in the OS keyring.")
+    keys = sub.add_parser(
+        "keys",
+        parents=[common],
+        help="manage provider keys in the OS keyring",
+        description="Manage provider keys in the OS keyring.",
+    )
     ks = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    kset = ks.add_parser("set", parents=[common], help="save a key (read from stdin or a hidden prompt)")
+    kset = ks.add_parser(
+        "set", parents=[common], help="save a key (read from stdin or a hidden prompt)"
+    )
     kset.add_argument("provider")
     ks.add_parser("list", parents=[common], help="list providers and where their key comes from")
     kdel = ks.add_parser("delete", parents=[common], help="delete a saved key")
     kdel.add_argument("provider")
-    ktest = ks.add_parser("test", parents=[common], help="ask the provider's models endpoint with the key")
+    ktest = ks.add_parser(
+        "test", parents=[common], help="ask the provider's models endpoint with the key"
+    )
     ktest.add_argument("provider")
 
-    sub.add_parser("token", parents=[common], help="print the local access token",
-                   description="Print the local access token that clients send as their API key.")
-    tail = sub.add_parser("tail", parents=[common], help="live routing decisions in the terminal",
-                          description="Print routing decisions live as requests end.")
+    sub.add_parser(
+        "token",
+        parents=[common],
+        help="print the local access token",
+        description="Print the local access token that clients send as their API key.",
+    )
+    tail = sub.add_parser(
+        "tail",
+        parents=[common],
+        help="live routing decisions in the terminal",
+        description="Print routing decisions live as requests end.",
+    )
     tail.add_argument("--url", help="gateway address (default: from the config)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -97,8 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    opts = Options(config_path=args.config, data_dir=args.data_dir, host=args.host,
-                   port=args.port, demo=bool(getattr(args, "demo", False)))
+    opts = Options(
+        config_path=args.config,
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        demo=bool(getattr(args, "demo", False)),
+    )
     if args.command == "serve":
         return _serve(opts)
     if args.command == "keys":
@@ -117,16 +168,21 @@ def _serve(opts: Options) -> int:
     def announce(core: Core) -> None:
         demo = " (DEMO: simulated providers, no keys, no network)" if core.demo else ""
         print(f"Orca Desktop gateway{demo} listening on {core.base_url}", flush=True)
-        print("Clients authenticate with the local token: run `orca-desktop token` to print it.",
-              flush=True)
+        print(
+            "Clients authenticate with the local token: run `orca-desktop token` to print it.",
+            flush=True,
+        )
         if core.keyring_error:
             print(f"warning: {core.keyring_error}", file=sys.stderr, flush=True)
 
     try:
         return asyncio.run(serve(opts, ready=announce))
     except OSError as exc:
-        print(f"orca-desktop: cannot listen: {exc.strerror or exc} "
-              "(is another gateway running? try --port)", file=sys.stderr)
+        print(
+            f"orca-desktop: cannot listen: {exc.strerror or exc} "
+            "(is another gateway running? try --port)",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -143,8 +199,10 @@ def _keys(args: argparse.Namespace, opts: Options) -> int:
     provider = args.provider
     known = _known_providers(opts)
     if provider not in known:
-        print(f"orca-desktop: unknown provider {provider!r}; known: {', '.join(sorted(known))}",
-              file=sys.stderr)
+        print(
+            f"orca-desktop: unknown provider {provider!r}; known: {', '.join(sorted(known))}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if action == "set":
         key = _read_key(provider)

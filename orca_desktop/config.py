@@ -11,7 +11,7 @@ import re
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import platformdirs
 import tomli_w
@@ -232,7 +232,7 @@ def _is_key_of(lines: list[str], table: list[str], index: int | None, key: str) 
     if header is None:
         return False
     key_re = re.compile(r"^\s*\"?" + re.escape(key) + r"\"?\s*=")
-    for raw in lines[header + 1:]:
+    for raw in lines[header + 1 :]:
         if raw.lstrip().startswith("["):
             return False
         if key_re.match(raw):

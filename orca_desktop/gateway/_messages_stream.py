@@ -30,8 +30,12 @@ __all__ = ["AnthropicPassthrough", "TranslatedStream", "error_event", "openai_us
 
 _CONTENT_EVENTS = frozenset((b"content_block_start", b"content_block_delta"))
 _PARSED_EVENTS = frozenset((b"message_start", b"message_delta", b"error"))
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens",
-               "cache_creation_input_tokens")
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
 TRUNCATED = "the provider ended the stream before the message was complete"
 
 
@@ -50,19 +54,35 @@ def openai_usage(usage: Any) -> dict[str, Any] | None:
     if not isinstance(usage, dict):
         return None
     cache_read = _count(usage.get("cache_read_input_tokens"))
-    prompt = (_count(usage.get("input_tokens")) + cache_read
-              + _count(usage.get("cache_creation_input_tokens")))
+    prompt = (
+        _count(usage.get("input_tokens"))
+        + cache_read
+        + _count(usage.get("cache_creation_input_tokens"))
+    )
     completion = _count(usage.get("output_tokens"))
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": cache_read}}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cache_read},
+    }
 
 
 class AnthropicPassthrough:
     """Forwards an Anthropic Messages stream unchanged, one complete frame at a time."""
 
-    __slots__ = ("_buf", "_closed", "_ended", "_usage", "error", "finish_reason",
-                 "first_content", "reported_model", "saw_done", "served_model")
+    __slots__ = (
+        "_buf",
+        "_closed",
+        "_ended",
+        "_usage",
+        "error",
+        "finish_reason",
+        "first_content",
+        "reported_model",
+        "saw_done",
+        "served_model",
+    )
 
     def __init__(self, *, served_model: str | None = None) -> None:
         self.served_model = served_model
@@ -186,8 +206,7 @@ class TranslatedStream:
 
     def __init__(self, *, served_model: str, input_tokens: int = 0) -> None:
         self._cleaner = StreamCleaner(served_model=served_model, keep_usage=True)
-        self._translator = OpenAIToAnthropicStream(model=served_model,
-                                                   input_tokens=input_tokens)
+        self._translator = OpenAIToAnthropicStream(model=served_model, input_tokens=input_tokens)
 
     @property
     def usage(self) -> dict[str, Any] | None:

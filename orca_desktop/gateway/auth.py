@@ -80,8 +80,14 @@ def _presented_token(request: web.Request) -> str | None:
     return api_key.strip() if api_key else None
 
 
-def error_response(request: web.Request, status: int, message: str, *, code: str | None = None,
-                   param: str | None = None) -> web.Response:
+def error_response(
+    request: web.Request,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+) -> web.Response:
     """An error in the shape the endpoint's clients parse."""
     if request.path.startswith("/v1/messages"):
         body = anthropic_error_body(status, message)
@@ -90,12 +96,15 @@ def error_response(request: web.Request, status: int, message: str, *, code: str
     return web.Response(status=status, body=body, content_type="application/json")
 
 
-def make_gate_middleware(gate: Gate) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_gate_middleware(
+    gate: Gate,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not gate.host_allowed(request.headers.get("Host")):
             return error_response(
-                request, 403,
+                request,
+                403,
                 "Host header is not a loopback name or address; Orca Desktop only answers "
                 "requests addressed to localhost (DNS rebinding protection)",
                 code="forbidden_host",
@@ -103,7 +112,8 @@ def make_gate_middleware(gate: Gate) -> Callable[[web.Request, Handler], Awaitab
         origin = request.headers.get("Origin")
         if origin is not None and origin not in gate.allowed_origins:
             return error_response(
-                request, 403,
+                request,
+                403,
                 f"Origin {origin!r} is not allowed; add it to [server] allowed_origins "
                 "in the config to let that web page call Orca Desktop",
                 code="forbidden_origin",
@@ -111,7 +121,8 @@ def make_gate_middleware(gate: Gate) -> Callable[[web.Request, Handler], Awaitab
         if (request.method, request.path) not in _LIVENESS and not gate.token_ok(request):
             gate.unauthenticated += 1
             return error_response(
-                request, 401,
+                request,
+                401,
                 "missing or wrong local access token: send `Authorization: Bearer <token>` "
                 "or `x-api-key: <token>`; `orca-desktop token` prints it",
                 code="invalid_api_key",

@@ -132,8 +132,11 @@ class ChatExchange:
     async def _serve(self) -> web.StreamResponse:
         ctx = self.ctx
         if ctx.paused:
-            raise ApiError(503, "Orca Desktop is paused: resume it from the tray menu or the "
-                                "window", code="gateway_paused")
+            raise ApiError(
+                503,
+                "Orca Desktop is paused: resume it from the tray menu or the window",
+                code="gateway_paused",
+            )
         body = await self._read_body()
         validate_chat_request(body)
         fallbacks, route, forward = _split_routing_keys(body)
@@ -159,12 +162,16 @@ class ChatExchange:
             raise _too_large(max_mb) from None
         return parse_json_body(raw)
 
-    def _decide(self, body: dict[str, Any], fallbacks: list[str],
-                route: str | None) -> RouteDecision:
+    def _decide(
+        self, body: dict[str, Any], fallbacks: list[str], route: str | None
+    ) -> RouteDecision:
         try:
             decision = self.ctx.router.decide(
-                body["model"], fallbacks=fallbacks, route=route,
-                req=requirements_of(body), reach=self.ctx.reach,
+                body["model"],
+                fallbacks=fallbacks,
+                route=route,
+                req=requirements_of(body),
+                reach=self.ctx.reach,
             )
         except RoutingError as exc:
             raise ApiError(exc.status, str(exc), param=exc.param, code=exc.code) from None
@@ -175,8 +182,9 @@ class ChatExchange:
 
     # -- attempts -----------------------------------------------------------
 
-    async def _try_chain(self, decision: RouteDecision, forward: dict[str, Any], stream: bool,
-                         keep_usage: bool) -> web.StreamResponse:
+    async def _try_chain(
+        self, decision: RouteDecision, forward: dict[str, Any], stream: bool, keep_usage: bool
+    ) -> web.StreamResponse:
         failures: list[str] = []
         for cand in decision.chain:
             payload = self._payload(cand, forward)
@@ -189,8 +197,11 @@ class ChatExchange:
                 self._attempt_failed(cand, failure, started)
                 failures.append(f"{cand.via}/{cand.model.id}: {failure.message}")
         detail = "; ".join(failures) or "no candidate could be tried"
-        raise ApiError(_all_failed_status(self.record.attempts),
-                       f"every candidate failed: {detail}", code="upstream_failed")
+        raise ApiError(
+            _all_failed_status(self.record.attempts),
+            f"every candidate failed: {detail}",
+            code="upstream_failed",
+        )
 
     def _payload(self, cand: Candidate, forward: dict[str, Any]) -> bytes:
         """The body sent to `cand` (hook)."""
@@ -201,8 +212,9 @@ class ChatExchange:
         """POST `payload` to the provider (hook)."""
         return await provider.send_chat(payload, self.ctx.keystore.get(cand.via))
 
-    def _answer_json(self, cand: Candidate, data: dict[str, Any],
-                     body: bytes) -> tuple[bytes, Any, Any]:
+    def _answer_json(
+        self, cand: Candidate, data: dict[str, Any], body: bytes
+    ) -> tuple[bytes, Any, Any]:
         """(client body, OpenAI-shaped usage, reported model) for a JSON answer (hook)."""
         return body, data.get("usage"), data.get("model")
 
@@ -231,11 +243,15 @@ class ChatExchange:
             resp.release()
         status = resp.status
         if status in (401, 403):
-            self.ctx.hub.publish(KeyStatusChanged(time.monotonic_ns(), cand.via, "rejected",
-                                                  f"HTTP {status}"))
+            self.ctx.hub.publish(
+                KeyStatusChanged(time.monotonic_ns(), cand.via, "rejected", f"HTTP {status}")
+            )
         if status in (401, 408, 429) or status >= 500:
-            raise UpstreamFailure(status, _upstream_message(status, body, cand.via),
-                                  _retry_after(resp.headers.get("Retry-After")))
+            raise UpstreamFailure(
+                status,
+                _upstream_message(status, body, cand.via),
+                _retry_after(resp.headers.get("Retry-After")),
+            )
         raise UpstreamRefusal(status, body)
 
     async def _json_from(self, cand: Candidate, payload: bytes, started: int) -> web.StreamResponse:
@@ -252,8 +268,9 @@ class ChatExchange:
         except TimeoutError:
             raise UpstreamFailure(0, f"{cand.via} timed out") from None
         except (ClientError, OSError) as exc:
-            raise UpstreamFailure(0, f"{cand.via} dropped the connection: "
-                                     f"{_describe(exc)}") from None
+            raise UpstreamFailure(
+                0, f"{cand.via} dropped the connection: {_describe(exc)}"
+            ) from None
         except orjson.JSONDecodeError:
             raise UpstreamFailure(502, f"{cand.via} answered with invalid JSON") from None
         ready = time.perf_counter_ns()
@@ -262,16 +279,18 @@ class ChatExchange:
             data = {}
         body, usage, model = self._answer_json(cand, data, body)
         self._attempt_ok(cand, started, ready, usage, model)
-        response = web.Response(body=body, content_type="application/json",
-                                headers=self._route_headers(cand))
+        response = web.Response(
+            body=body, content_type="application/json", headers=self._route_headers(cand)
+        )
         await response.prepare(self.request)
         await response.write_eof()
         self.first_byte_ns = time.perf_counter_ns()
         self.record.status = 200
         return response
 
-    async def _stream_from(self, cand: Candidate, payload: bytes, keep_usage: bool,
-                           started: int) -> web.StreamResponse:
+    async def _stream_from(
+        self, cand: Candidate, payload: bytes, keep_usage: bool, started: int
+    ) -> web.StreamResponse:
         server = self.ctx.config.server
         cleaner = self._stream_filter(cand, keep_usage)
         resp: ClientResponse | None = None
@@ -296,13 +315,15 @@ class ChatExchange:
             return response
         except TimeoutError:
             if self.first_byte_ns is None:
-                raise UpstreamFailure(0, f"{cand.via} sent nothing within "
-                                         f"{server.first_byte_timeout_s:g} s") from None
+                raise UpstreamFailure(
+                    0, f"{cand.via} sent nothing within {server.first_byte_timeout_s:g} s"
+                ) from None
             raise
         except asyncio.CancelledError:
             if self.first_byte_ns is not None:  # the client left mid-stream: say who served
-                self._attempt_ok(cand, started, time.perf_counter_ns(), cleaner.usage,
-                                 cleaner.model)
+                self._attempt_ok(
+                    cand, started, time.perf_counter_ns(), cleaner.usage, cleaner.model
+                )
             raise
         finally:
             if resp is not None:
@@ -310,8 +331,9 @@ class ChatExchange:
                 # which is what stops the upstream generating for a client that left
                 resp.release() if complete else resp.close()
 
-    async def _first_output(self, resp: ClientResponse, cleaner: StreamFilter,
-                            cand: Candidate) -> bytes:
+    async def _first_output(
+        self, resp: ClientResponse, cleaner: StreamFilter, cand: Candidate
+    ) -> bytes:
         """Read until the first content (or an upstream error frame); failures here can
         still fall back. Frames before it (the role-only opening) are held back with it,
         so a provider that drops the stream before saying anything is not a truncation."""
@@ -324,14 +346,20 @@ class ChatExchange:
                     if cleaner.first_content or cleaner.error is not None:
                         return held
         except (ClientError, OSError) as exc:
-            raise UpstreamFailure(0, f"{cand.via} dropped the stream before the first byte: "
-                                     f"{_describe(exc)}") from None
+            raise UpstreamFailure(
+                0, f"{cand.via} dropped the stream before the first byte: {_describe(exc)}"
+            ) from None
         if cleaner.saw_done or cleaner.finish_reason is not None or cleaner.usage is not None:
             return held + cleaner.finish()  # a complete answer without content
         raise UpstreamFailure(502, f"{cand.via} ended the stream without any data")
 
-    async def _pump(self, resp: ClientResponse, response: web.StreamResponse,
-                    cleaner: StreamFilter, cand: Candidate) -> bool:
+    async def _pump(
+        self,
+        resp: ClientResponse,
+        response: web.StreamResponse,
+        cleaner: StreamFilter,
+        cand: Candidate,
+    ) -> bool:
         """Move the rest of the stream; an upstream fault ends it with an error frame.
 
         Returns True when the upstream stream ended normally.
@@ -351,15 +379,17 @@ class ChatExchange:
             complete = True
         except TimeoutError:
             complete = False
-            tail = self._stream_fault(cleaner, cand,
-                                      f"{cand.via} stalled for {idle:g} s mid-stream")
+            tail = self._stream_fault(
+                cleaner, cand, f"{cand.via} stalled for {idle:g} s mid-stream"
+            )
         except (ClientError, OSError) as exc:
             complete = False
             if _client_gone(self.request):
                 self.record.status, self.record.error = 499, "client disconnected"
                 return False
-            tail = self._stream_fault(cleaner, cand,
-                                      f"{cand.via} dropped the stream: {_describe(exc)}")
+            tail = self._stream_fault(
+                cleaner, cand, f"{cand.via} dropped the stream: {_describe(exc)}"
+            )
         if tail:
             await response.write(tail)
         await response.write_eof()
@@ -387,8 +417,14 @@ class ChatExchange:
             H.ROUTE_REASON: _header_safe(rec.reason or ""),
         }
 
-    def _attempt_ok(self, cand: Candidate, started: int, ended: int,
-                    usage: dict[str, Any] | None, reported_model: Any) -> None:
+    def _attempt_ok(
+        self,
+        cand: Candidate,
+        started: int,
+        ended: int,
+        usage: dict[str, Any] | None,
+        reported_model: Any,
+    ) -> None:
         rec = self.record
         rec.attempts.append(Attempt(cand.model.id, cand.via, 200, None, (ended - started) / 1e6))
         rec.provider, rec.byok = cand.via, cand.byok
@@ -404,11 +440,16 @@ class ChatExchange:
         self.record.attempts.append(
             Attempt(cand.model.id, cand.via, failure.status, failure.message, (now - started) / 1e6)
         )
-        self.ctx.cooldowns.failed(cand.via, cand.upstream_model, status=failure.status or 503,
-                                  retry_after_s=failure.retry_after_s)
+        self.ctx.cooldowns.failed(
+            cand.via,
+            cand.upstream_model,
+            status=failure.status or 503,
+            retry_after_s=failure.retry_after_s,
+        )
 
-    def _error(self, status: int, message: str, *, param: str | None = None,
-               code: str | None = None) -> web.Response:
+    def _error(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+    ) -> web.Response:
         self.record.status = status
         return web.Response(
             status=status,
@@ -418,8 +459,11 @@ class ChatExchange:
         )
 
     def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
-        message = _upstream_message(refusal.status, refusal.body, self.record.attempts[-1].provider
-                                    if self.record.attempts else "provider")
+        message = _upstream_message(
+            refusal.status,
+            refusal.body,
+            self.record.attempts[-1].provider if self.record.attempts else "provider",
+        )
         self.record.error = message
         try:
             parsed = orjson.loads(refusal.body)
@@ -428,8 +472,12 @@ class ChatExchange:
             shaped = False
         body = refusal.body if shaped else openai_error_body(refusal.status, message)
         self.record.status = refusal.status
-        return web.Response(status=refusal.status, body=body, content_type="application/json",
-                            headers={H.REQUEST_ID: self.record.id})
+        return web.Response(
+            status=refusal.status,
+            body=body,
+            content_type="application/json",
+            headers={H.REQUEST_ID: self.record.id},
+        )
 
     def _publish(self) -> None:
         rec = self.record
@@ -498,8 +546,11 @@ def _split_routing_keys(body: dict[str, Any]) -> tuple[list[str], str | None, di
 
 
 def _too_large(max_mb: float) -> ApiError:
-    return ApiError(413, f"request body is larger than {max_mb:g} MB ([server] max_body_mb)",
-                    code="request_too_large")
+    return ApiError(
+        413,
+        f"request body is larger than {max_mb:g} MB ([server] max_body_mb)",
+        code="request_too_large",
+    )
 
 
 def _include_usage(body: dict[str, Any]) -> bool:
@@ -524,8 +575,11 @@ def _all_failed_status(attempts: list[Attempt]) -> int:
     if statuses and statuses <= {429}:
         return 503
     if 0 in statuses and not any(s >= 500 for s in statuses):
-        return 504 if all("timed out" in (a.error or "") or "within" in (a.error or "")
-                          for a in attempts) else 502
+        return (
+            504
+            if all("timed out" in (a.error or "") or "within" in (a.error or "") for a in attempts)
+            else 502
+        )
     return 502
 
 
@@ -569,4 +623,3 @@ def _describe(exc: BaseException) -> str:
 def _header_safe(text: str) -> str:
     latin = text.encode("latin-1", "replace").decode("latin-1")
     return latin.replace("\r", " ").replace("\n", " ")[:300]
-

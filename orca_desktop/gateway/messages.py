@@ -61,8 +61,11 @@ class MessagesExchange(ChatExchange):
 
     async def _serve(self) -> web.StreamResponse:
         if self.ctx.paused:
-            raise ApiError(503, "Orca Desktop is paused: resume it from the tray menu or the "
-                                "window", code="gateway_paused")
+            raise ApiError(
+                503,
+                "Orca Desktop is paused: resume it from the tray menu or the window",
+                code="gateway_paused",
+            )
         body = await self._read_body()
         validate_messages_request(body)
         fallbacks, route, forward = _split_routing_keys(body)
@@ -95,8 +98,9 @@ class MessagesExchange(ChatExchange):
             return await provider.send_messages(payload, key, self.request.headers)
         return await provider.send_chat(payload, key)
 
-    def _answer_json(self, cand: Candidate, data: dict[str, Any],
-                     body: bytes) -> tuple[bytes, Any, Any]:
+    def _answer_json(
+        self, cand: Candidate, data: dict[str, Any], body: bytes
+    ) -> tuple[bytes, Any, Any]:
         if self._native(cand):
             return body, openai_usage(data.get("usage")), data.get("model")
         message = openai_to_anthropic_response(data, cand.upstream_model)
@@ -109,30 +113,42 @@ class MessagesExchange(ChatExchange):
 
     # -- errors in Anthropic's shape ----------------------------------------------
 
-    def _error(self, status: int, message: str, *, param: str | None = None,
-               code: str | None = None) -> web.Response:
+    def _error(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+    ) -> web.Response:
         self.record.status = status
-        return web.Response(status=status, body=anthropic_error_body(status, message),
-                            content_type="application/json",
-                            headers={H.REQUEST_ID: self.record.id})
+        return web.Response(
+            status=status,
+            body=anthropic_error_body(status, message),
+            content_type="application/json",
+            headers={H.REQUEST_ID: self.record.id},
+        )
 
     def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
         """A provider's refusal (a 4xx another model would refuse too): an Anthropic
         provider's own error body as it is, anything else re-shaped."""
         attempts = self.record.attempts
-        message = _upstream_message(refusal.status, refusal.body,
-                                    attempts[-1].provider if attempts else "provider")
+        message = _upstream_message(
+            refusal.status, refusal.body, attempts[-1].provider if attempts else "provider"
+        )
         self.record.error = message
         try:
             parsed = orjson.loads(refusal.body)
         except orjson.JSONDecodeError:
             parsed = None
-        shaped = (isinstance(parsed, dict) and parsed.get("type") == "error"
-                  and isinstance(parsed.get("error"), dict))
+        shaped = (
+            isinstance(parsed, dict)
+            and parsed.get("type") == "error"
+            and isinstance(parsed.get("error"), dict)
+        )
         body = refusal.body if shaped else anthropic_error_body(refusal.status, message)
         self.record.status = refusal.status
-        return web.Response(status=refusal.status, body=body, content_type="application/json",
-                            headers={H.REQUEST_ID: self.record.id})
+        return web.Response(
+            status=refusal.status,
+            body=body,
+            content_type="application/json",
+            headers={H.REQUEST_ID: self.record.id},
+        )
 
 
 async def handle_count_tokens(request: web.Request) -> web.Response:
@@ -153,5 +169,6 @@ async def handle_count_tokens(request: web.Request) -> web.Response:
 
 
 def _anthropic_error(status: int, message: str) -> web.Response:
-    return web.Response(status=status, body=anthropic_error_body(status, message),
-                        content_type="application/json")
+    return web.Response(
+        status=status, body=anthropic_error_body(status, message), content_type="application/json"
+    )

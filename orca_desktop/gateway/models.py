@@ -13,8 +13,10 @@ from orca_desktop.routing.catalog import ModelInfo
 
 async def handle_models(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    return web.Response(body=orjson.dumps({"object": "list", "data": reachable_models(ctx)}),
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps({"object": "list", "data": reachable_models(ctx)}),
+        content_type="application/json",
+    )
 
 
 def reachable_models(ctx: GatewayContext) -> list[dict[str, Any]]:

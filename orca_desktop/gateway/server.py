@@ -12,13 +12,20 @@ import socket
 
 from aiohttp import web
 
+from orca_desktop.gateway import headers as H
 from orca_desktop.gateway.auth import Gate, make_gate_middleware
 from orca_desktop.gateway.chat import handle_chat
-from orca_desktop.gateway.context import CONTEXT, GatewayContext
+from orca_desktop.gateway.context import CONTEXT, GatewayContext, new_request_id
 from orca_desktop.gateway.messages import handle_count_tokens, handle_messages
 from orca_desktop.gateway.models import handle_models
 
 log = logging.getLogger(__name__)
+
+
+async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response carries X-Orca-Request-Id; routed answers set their own first."""
+    if H.REQUEST_ID not in response.headers:
+        response.headers[H.REQUEST_ID] = new_request_id()
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -34,9 +41,13 @@ def build_app(ctx: GatewayContext, gate: Gate) -> web.Application:
     # the body limit is enforced by the handlers (413 in the endpoint's error shape);
     # aiohttp's own limit is a backstop one byte above it
     limit = int(ctx.config.server.max_body_mb * 1024 * 1024) + 1
-    app = web.Application(middlewares=[make_gate_middleware(gate)], client_max_size=limit,
-                          handler_args={"max_field_size": 65536})
+    app = web.Application(
+        middlewares=[make_gate_middleware(gate)],
+        client_max_size=limit,
+        handler_args={"max_field_size": 65536},
+    )
     app[CONTEXT] = ctx
+    app.on_response_prepare.append(_stamp_request_id)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/", _root)
     app.router.add_post("/v1/chat/completions", handle_chat)
@@ -52,8 +63,9 @@ class GatewayServer:
     def __init__(self, app: web.Application, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                                     shutdown_timeout=5.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
+        )
         self._site: web.BaseSite | None = None
 
     @property

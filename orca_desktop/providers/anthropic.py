@@ -45,11 +45,14 @@ class AnthropicProvider(OpenAICompatProvider):
         super().__init__(dataclasses.replace(spec, base_url=api_root(spec.base_url)), server)
         self._messages_url = f"{self.spec.base_url}/messages"
 
-    def _native_headers(self, key: Secret | None,
-                        client: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = {"Content-Type": "application/json",
-                   "Accept": "application/json, text/event-stream",
-                   "anthropic-version": DEFAULT_VERSION}
+    def _native_headers(
+        self, key: Secret | None, client: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "anthropic-version": DEFAULT_VERSION,
+        }
         for name in PASSED_HEADERS:
             value = client.get(name) if client is not None else None
             if value:
@@ -58,20 +61,23 @@ class AnthropicProvider(OpenAICompatProvider):
             headers["x-api-key"] = key.reveal()
         return headers
 
-    async def send_messages(self, payload: bytes, key: Secret | None,
-                            headers: Mapping[str, str] | None = None) -> ClientResponse:
+    async def send_messages(
+        self, payload: bytes, key: Secret | None, headers: Mapping[str, str] | None = None
+    ) -> ClientResponse:
         """POST an Anthropic Messages body; returns once the response headers arrived.
 
         `headers` are the client's; only `anthropic-version` and `anthropic-beta` are used.
         """
-        return await self._http().post(self._messages_url, data=payload,
-                                       headers=self._native_headers(key, headers))
+        return await self._http().post(
+            self._messages_url, data=payload, headers=self._native_headers(key, headers)
+        )
 
     async def list_models(self, key: Secret | None) -> tuple[int, str]:
         try:
             async with asyncio.timeout(self._server.connect_timeout_s + 10):
-                async with self._http().get(f"{self.spec.base_url}/models",
-                                            headers=self._native_headers(key)) as resp:
+                async with self._http().get(
+                    f"{self.spec.base_url}/models", headers=self._native_headers(key)
+                ) as resp:
                     body = await resp.read()
         except (TimeoutError, OSError, ClientError) as exc:
             return 0, f"cannot reach {self.spec.base_url}: {type(exc).__name__}"

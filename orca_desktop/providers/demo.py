@@ -22,13 +22,44 @@ from orca_desktop.config import Config, ModelConfig, ProviderConfig
 # (model id, demo provider, input $/Mtok, output $/Mtok, context, capabilities, speed chunks/s)
 _MODELS: tuple[tuple[str, str, float, float, int, tuple[str, ...], float], ...] = (
     ("demo-gpt-4o", "demo-openai", 2.50, 10.00, 128_000, ("tools", "vision", "json_schema"), 80),
-    ("demo-gpt-4o-mini", "demo-openai", 0.15, 0.60, 128_000, ("tools", "vision", "json_schema"), 120),
-    ("demo-o4-mini", "demo-openai", 1.10, 4.40, 200_000,
-     ("tools", "vision", "json_schema", "reasoning"), 60),
-    ("demo-claude-sonnet", "demo-anthropic", 3.00, 15.00, 200_000, ("tools", "vision", "reasoning"), 70),
+    (
+        "demo-gpt-4o-mini",
+        "demo-openai",
+        0.15,
+        0.60,
+        128_000,
+        ("tools", "vision", "json_schema"),
+        120,
+    ),
+    (
+        "demo-o4-mini",
+        "demo-openai",
+        1.10,
+        4.40,
+        200_000,
+        ("tools", "vision", "json_schema", "reasoning"),
+        60,
+    ),
+    (
+        "demo-claude-sonnet",
+        "demo-anthropic",
+        3.00,
+        15.00,
+        200_000,
+        ("tools", "vision", "reasoning"),
+        70,
+    ),
     ("demo-claude-haiku", "demo-anthropic", 1.00, 5.00, 200_000, ("tools", "vision"), 140),
     ("demo-deepseek-chat", "demo-deepseek", 0.27, 1.10, 64_000, ("tools", "json_schema"), 50),
-    ("demo-gemini-flash", "demo-google", 0.10, 0.40, 1_000_000, ("tools", "vision", "json_schema"), 160),
+    (
+        "demo-gemini-flash",
+        "demo-google",
+        0.10,
+        0.40,
+        1_000_000,
+        ("tools", "vision", "json_schema"),
+        160,
+    ),
 )
 DEMO_PROVIDERS = {
     "demo-openai": "Demo OpenAI (simulated)",
@@ -38,8 +69,29 @@ DEMO_PROVIDERS = {
 }
 DEMO_REFERENCE = "demo-gpt-4o"
 
-_WORDS = ("Routing", "picks", "the", "cheapest", "model", "that", "can", "do", "this", "job,",
-          "and", "Orca", "shows", "you", "why.", "This", "answer", "is", "simulated:", "demo", "mode")
+_WORDS = (
+    "Routing",
+    "picks",
+    "the",
+    "cheapest",
+    "model",
+    "that",
+    "can",
+    "do",
+    "this",
+    "job,",
+    "and",
+    "Orca",
+    "shows",
+    "you",
+    "why.",
+    "This",
+    "answer",
+    "is",
+    "simulated:",
+    "demo",
+    "mode",
+)
 
 
 def demo_config(base: Config, base_url: str) -> Config:
@@ -48,8 +100,15 @@ def demo_config(base: Config, base_url: str) -> Config:
     for pid in providers:
         providers[pid].models = [m[0] for m in _MODELS if m[1] == pid]
     models = [
-        ModelConfig(id=mid, provider=pid, input_price=inp, output_price=out, context_window=ctx,
-                    max_output_tokens=16_384, capabilities=list(caps))  # type: ignore[arg-type]
+        ModelConfig(
+            id=mid,
+            provider=pid,
+            input_price=inp,
+            output_price=out,
+            context_window=ctx,
+            max_output_tokens=16_384,
+            capabilities=list(caps),
+        )  # type: ignore[arg-type]
         for mid, pid, inp, out, ctx, caps, _ in _MODELS
     ]
     cfg = base.model_copy(deep=True)
@@ -100,29 +159,55 @@ class DemoUpstream:
             )
         prompt_tokens = max(8, len(orjson.dumps(body.get("messages", []))) // 4)
         words = [self._rng.choice(_WORDS) for _ in range(self._rng.randint(12, 40))]
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
-                 "total_tokens": prompt_tokens + len(words)}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_tokens + len(words),
+        }
         created = int(time.time())
         cid = f"chatcmpl-demo-{next(self._ids)}"
         await asyncio.sleep(self._rng.uniform(0.08, 0.35))  # time to first token
         if body.get("stream") is not True:
-            return web.json_response({
-                "id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": " ".join(words)}}],
-                "usage": usage,
-            })
+            return web.json_response(
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": " ".join(words)},
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
         return await self._stream(request, cid, created, model, words, usage, body)
 
-    async def _stream(self, request: web.Request, cid: str, created: int, model: str,
-                      words: list[str], usage: dict[str, int], body: dict[str, Any]) -> web.StreamResponse:
+    async def _stream(
+        self,
+        request: web.Request,
+        cid: str,
+        created: int,
+        model: str,
+        words: list[str],
+        usage: dict[str, int],
+        body: dict[str, Any],
+    ) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         delay = 1.0 / self._speed.get(model, 80)
 
         def frame(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            chunk = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            chunk = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
         await resp.write(frame({"role": "assistant", "content": ""}))
@@ -132,8 +217,14 @@ class DemoUpstream:
         await resp.write(frame({}, "stop"))
         options = body.get("stream_options") or {}
         if options.get("include_usage"):
-            tail = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [], "usage": usage}
+            tail = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
             await resp.write(b"data: " + orjson.dumps(tail) + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()

@@ -26,7 +26,9 @@ PRESETS: dict[str, Preset] = {
         Preset("openai", "OpenAI", "openai", "https://api.openai.com/v1"),
         Preset("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com/v1"),
         Preset(
-            "gemini", "Google Gemini", "gemini",
+            "gemini",
+            "Google Gemini",
+            "gemini",
             "https://generativelanguage.googleapis.com/v1beta/openai",
         ),
         Preset("deepseek", "DeepSeek", "deepseek", "https://api.deepseek.com/v1"),
@@ -36,14 +38,22 @@ PRESETS: dict[str, Preset] = {
         Preset("together", "Together AI", "together", "https://api.together.xyz/v1"),
         Preset("openrouter", "OpenRouter", "openrouter", "https://openrouter.ai/api/v1"),
         Preset("ollama", "Ollama (local)", "ollama", "http://localhost:11434/v1", keyless=True),
-        Preset("lmstudio", "LM Studio (local)", "lmstudio", "http://localhost:1234/v1", keyless=True),
         Preset(
-            "orcarouter", "OrcaRouter (hosted router)", "orcarouter",
-            "https://api.orcarouter.ai/v1", hosted_router=True,
+            "lmstudio", "LM Studio (local)", "lmstudio", "http://localhost:1234/v1", keyless=True
         ),
         Preset(
-            "orbitrage", "Orbitrage (hosted router)", "orbitrage",
-            "https://api.orbitrage.ai/v1", hosted_router=True,
+            "orcarouter",
+            "OrcaRouter (hosted router)",
+            "orcarouter",
+            "https://api.orcarouter.ai/v1",
+            hosted_router=True,
+        ),
+        Preset(
+            "orbitrage",
+            "Orbitrage (hosted router)",
+            "orbitrage",
+            "https://api.orbitrage.ai/v1",
+            hosted_router=True,
         ),
     )
 }

@@ -112,8 +112,14 @@ class Gateway:
 GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
-def write_config(path: Path, fake_url: str, extra: str = "", models: str = MODELS,
-                 reference: str = "fake-large", server_extra: str = "") -> None:
+def write_config(
+    path: Path,
+    fake_url: str,
+    extra: str = "",
+    models: str = MODELS,
+    reference: str = "fake-large",
+    server_extra: str = "",
+) -> None:
     path.write_text(
         f"""
 [server]
@@ -161,9 +167,15 @@ def gateway_env(monkeypatch: pytest.MonkeyPatch, test_secrets: Any) -> None:
 async def gateway_factory(tmp_path: Path, gateway_env: None) -> AsyncIterator[GatewayFactory]:
     async with AsyncExitStack() as stack:
 
-        async def start(*, extra: str = "", models: str = MODELS, reference: str = "fake-large",
-                        server_extra: str = "", require_key: bool = True,
-                        **fake_options: Any) -> Gateway:
+        async def start(
+            *,
+            extra: str = "",
+            models: str = MODELS,
+            reference: str = "fake-large",
+            server_extra: str = "",
+            require_key: bool = True,
+            **fake_options: Any,
+        ) -> Gateway:
             fake = await stack.enter_async_context(
                 FakeProvider(require_key=PROVIDER_KEY if require_key else None, **fake_options)
             )

@@ -44,7 +44,8 @@ def usd_of(value: float) -> Decimal:
 def finished(gw: Gateway) -> list[RequestRecord]:
     records: list[RequestRecord] = []
     gw.core.hub.subscribe(
-        lambda e: records.append(e.record) if isinstance(e, RequestFinished) else None)
+        lambda e: records.append(e.record) if isinstance(e, RequestFinished) else None
+    )
     return records
 
 
@@ -76,36 +77,68 @@ async def complete(gw: Gateway, model: str, *, stream: bool, **extra: Any) -> st
     ("model", "reply", "cost", "reference", "savings"),
     [
         # 1000 × 0.15 + 500 × 0.60 = 450 µ$; reference 1000 × 2.50 + 500 × 10.00 = 7500 µ$
-        ("fake-small", Reply(prompt_tokens=1000, completion_tokens=500),
-         "0.00045", "0.0075", "0.00705"),
+        (
+            "fake-small",
+            Reply(prompt_tokens=1000, completion_tokens=500),
+            "0.00045",
+            "0.0075",
+            "0.00705",
+        ),
         # fake-small has no cached price: cached tokens cost the input price
-        ("fake-small", Reply(prompt_tokens=1000, completion_tokens=500, cached_tokens=400),
-         "0.00045", "0.007", "0.00655"),
+        (
+            "fake-small",
+            Reply(prompt_tokens=1000, completion_tokens=500, cached_tokens=400),
+            "0.00045",
+            "0.007",
+            "0.00655",
+        ),
         # 600 × 2.50 + 400 × 1.25 + 100 × 10.00 = 3000 µ$; the reference is the same model
-        ("fake-large", Reply(prompt_tokens=1000, completion_tokens=100, cached_tokens=400),
-         "0.003", "0.003", "0"),
+        (
+            "fake-large",
+            Reply(prompt_tokens=1000, completion_tokens=100, cached_tokens=400),
+            "0.003",
+            "0.003",
+            "0",
+        ),
         # 2000 × 0.50 + 1000 × 2.00 = 3000 µ$; reference 2000 × 2.50 + 1000 × 10 = 15000 µ$
-        ("fake-mid", Reply(prompt_tokens=2000, completion_tokens=1000, reasoning_tokens=300),
-         "0.003", "0.015", "0.012"),
+        (
+            "fake-mid",
+            Reply(prompt_tokens=2000, completion_tokens=1000, reasoning_tokens=300),
+            "0.003",
+            "0.015",
+            "0.012",
+        ),
     ],
     ids=["small", "small-cached", "large-cached", "mid"],
 )
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-async def test_cost_and_savings_are_exact(gateway: Gateway, model: str, reply: Reply, cost: str,
-                                          reference: str, savings: str, stream: bool) -> None:
+async def test_cost_and_savings_are_exact(
+    gateway: Gateway,
+    model: str,
+    reply: Reply,
+    cost: str,
+    reference: str,
+    savings: str,
+    stream: bool,
+) -> None:
     gateway.fake.script(model, reply)
     events = finished(gateway)
 
     request_id = await complete(gateway, model, stream=stream)
 
-    expected = {"cost_usd": Decimal(cost), "reference_cost_usd": Decimal(reference),
-                "savings_usd": Decimal(savings)}
+    expected = {
+        "cost_usd": Decimal(cost),
+        "reference_cost_usd": Decimal(reference),
+        "savings_usd": Decimal(savings),
+    }
     [record] = await gateway.records(1)
     assert record["id"] == request_id
     assert {k: usd(record[k]) for k in MONEY} == expected
     assert record["reference_model"] == "fake-large"
     assert (record["prompt_tokens"], record["completion_tokens"]) == (
-        reply.prompt_tokens, reply.completion_tokens)
+        reply.prompt_tokens,
+        reply.completion_tokens,
+    )
     assert record["cached_tokens"] == (reply.cached_tokens or 0)
     assert record["reasoning_tokens"] == (reply.reasoning_tokens or 0)
     [event] = [r for r in events if r.id == request_id]
@@ -135,11 +168,13 @@ async def test_stats_are_the_sum_of_the_records_and_survive_a_restart(gateway: G
     await complete(gateway, "fake-small", stream=False)  # 0.00045, saves 0.00705
     await complete(gateway, "fake-mid", stream=True)  # 0.003, saves 0.012
     await complete(gateway, "fake-large", stream=False)  # 0.003, saves 0
-    assert (await post(gateway, {"model": "fake-small", "messages": MESSAGES,
-                                 "temperature": 9}))[0] == 400
+    assert (await post(gateway, {"model": "fake-small", "messages": MESSAGES, "temperature": 9}))[
+        0
+    ] == 400
     assert (await post(gateway, {"model": "no-such-model", "messages": MESSAGES}))[0] == 404
-    status, _ = await post(gateway, {"model": "fake-small", "messages": MESSAGES,
-                                     "models": ["fake-mid"]})
+    status, _ = await post(
+        gateway, {"model": "fake-small", "messages": MESSAGES, "models": ["fake-mid"]}
+    )
     assert status == 502  # both fail now
 
     records = await gateway.records(6)
@@ -166,8 +201,15 @@ async def test_stats_are_the_sum_of_the_records_and_survive_a_restart(gateway: G
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 async def test_record_fields_for_an_auto_request(gateway: Gateway, stream: bool) -> None:
-    gateway.fake.script("fake-small", Reply(content="one two three", prompt_tokens=30,
-                                            completion_tokens=3, served_model="fake-small-0125"))
+    gateway.fake.script(
+        "fake-small",
+        Reply(
+            content="one two three",
+            prompt_tokens=30,
+            completion_tokens=3,
+            served_model="fake-small-0125",
+        ),
+    )
     before = datetime.now(UTC)
 
     request_id = await complete(gateway, "auto", stream=stream, max_tokens=100)
@@ -186,13 +228,20 @@ async def test_record_fields_for_an_auto_request(gateway: Gateway, stream: bool)
     # the chain, cheapest first, then cheaper catalog models it could not use, and why
     chain = [c for c in r["candidates"] if c["excluded"] is None]
     assert [(c["model"], c["provider"]) for c in chain] == [
-        ("fake-small", "mock"), ("fake-mid", "mock"), ("fake-large", "mock")]
+        ("fake-small", "mock"),
+        ("fake-mid", "mock"),
+        ("fake-large", "mock"),
+    ]
     assert all(c["excluded"].startswith("no key for ") for c in r["candidates"][3:])
     estimates = [usd_of(c["estimated_cost_usd"]) for c in chain]
     assert all(e > 0 for e in estimates) and estimates == sorted(estimates)
     [attempt] = r["attempts"]
     assert (attempt["model"], attempt["provider"], attempt["status"], attempt["error"]) == (
-        "fake-small", "mock", 200, None)
+        "fake-small",
+        "mock",
+        200,
+        None,
+    )
     assert (r["prompt_tokens"], r["completion_tokens"]) == (30, 3)
     assert (r["cached_tokens"], r["reasoning_tokens"]) == (0, 0)
     timings = {k: r[k] for k in ("overhead_ms", "upstream_ms", "ttft_ms", "duration_ms")}
@@ -218,11 +267,15 @@ async def test_record_says_why_cheaper_models_were_excluded(gateway: Gateway) ->
 
 
 async def test_client_disconnect_mid_stream_is_recorded_as_499(gateway: Gateway) -> None:
-    gateway.fake.script("fake-small", Reply(content=" ".join(["w"] * 200), chunks=200,
-                                            chunk_interval=0.02))
+    gateway.fake.script(
+        "fake-small", Reply(content=" ".join(["w"] * 200), chunks=200, chunk_interval=0.02)
+    )
     async with aiohttp.ClientSession() as http:
-        resp = await http.post(f"{gateway.base_url}/chat/completions", headers=gateway.auth,
-                               json={"model": "fake-small", "messages": MESSAGES, "stream": True})
+        resp = await http.post(
+            f"{gateway.base_url}/chat/completions",
+            headers=gateway.auth,
+            json={"model": "fake-small", "messages": MESSAGES, "stream": True},
+        )
         request_id = resp.headers["X-Orca-Request-Id"]
         assert (await resp.content.readline()).startswith(b"data: ")
         resp.close()  # the client goes away mid-stream

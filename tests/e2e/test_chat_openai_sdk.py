@@ -12,8 +12,14 @@ from tests.fake_provider import Reply, ToolCall
 
 pytestmark = pytest.mark.asyncio
 
-ROUTED_HEADERS = ("x-orca-request-id", "x-orca-overhead-ms", "x-orca-byok", "x-orca-provider",
-                  "x-orca-model", "x-orca-route")
+ROUTED_HEADERS = (
+    "x-orca-request-id",
+    "x-orca-overhead-ms",
+    "x-orca-byok",
+    "x-orca-provider",
+    "x-orca-model",
+    "x-orca-route",
+)
 
 
 def client(gw: Gateway) -> openai.AsyncOpenAI:
@@ -21,11 +27,19 @@ def client(gw: Gateway) -> openai.AsyncOpenAI:
 
 
 async def test_non_stream_answer_has_body_and_all_headers(gateway: Gateway) -> None:
-    gateway.fake.script("fake-small", Reply(content="four", prompt_tokens=21, completion_tokens=3,
-                                            served_model="fake-small-2025-01-01"))
+    gateway.fake.script(
+        "fake-small",
+        Reply(
+            content="four",
+            prompt_tokens=21,
+            completion_tokens=3,
+            served_model="fake-small-2025-01-01",
+        ),
+    )
     async with client(gateway) as oa:
         raw = await oa.chat.completions.with_raw_response.create(
-            model="fake-small", messages=[{"role": "user", "content": "2+2?"}])
+            model="fake-small", messages=[{"role": "user", "content": "2+2?"}]
+        )
     completion = raw.parse()
     assert completion.choices[0].message.content == "four"
     assert completion.model == "fake-small-2025-01-01"  # as the provider reported it
@@ -45,7 +59,8 @@ async def test_stream_without_include_usage_has_no_usage_frame(gateway: Gateway)
     gateway.fake.script("fake-small", Reply(content="one two three four", chunks=4))
     async with client(gateway) as oa:
         stream = await oa.chat.completions.create(
-            model="fake-small", messages=[{"role": "user", "content": "count"}], stream=True)
+            model="fake-small", messages=[{"role": "user", "content": "count"}], stream=True
+        )
         chunks = [c async for c in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "one two three four"
@@ -57,12 +72,16 @@ async def test_stream_without_include_usage_has_no_usage_frame(gateway: Gateway)
 
 
 async def test_stream_with_include_usage_ends_with_usage(gateway: Gateway) -> None:
-    gateway.fake.script("fake-small", Reply(content="a b c", chunks=3, prompt_tokens=9,
-                                            completion_tokens=3))
+    gateway.fake.script(
+        "fake-small", Reply(content="a b c", chunks=3, prompt_tokens=9, completion_tokens=3)
+    )
     async with client(gateway) as oa:
         stream = await oa.chat.completions.create(
-            model="fake-small", messages=[{"role": "user", "content": "x"}], stream=True,
-            stream_options={"include_usage": True})
+            model="fake-small",
+            messages=[{"role": "user", "content": "x"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         chunks = [c async for c in stream]
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.prompt_tokens == 9 and chunks[-1].usage.completion_tokens == 3
@@ -73,7 +92,8 @@ async def test_stream_headers_are_routed_headers(gateway: Gateway) -> None:
     gateway.fake.script("fake-small", Reply(content="hi"))
     async with client(gateway) as oa:
         raw = await oa.chat.completions.with_raw_response.create(
-            model="mock/fake-small", messages=[{"role": "user", "content": "x"}], stream=True)
+            model="mock/fake-small", messages=[{"role": "user", "content": "x"}], stream=True
+        )
         async for _ in raw.parse():
             pass
     for name in ROUTED_HEADERS:
@@ -87,24 +107,35 @@ async def test_parallel_tool_calls_non_stream(gateway: Gateway) -> None:
     tools = [_tool("get_weather"), _tool("get_time")]
     async with client(gateway) as oa:
         completion = await oa.chat.completions.create(
-            model="fake-small", messages=[{"role": "user", "content": "weather and time"}],
-            tools=tools, tool_choice="auto", parallel_tool_calls=True)
+            model="fake-small",
+            messages=[{"role": "user", "content": "weather and time"}],
+            tools=tools,
+            tool_choice="auto",
+            parallel_tool_calls=True,
+        )
     got = completion.choices[0].message.tool_calls
     assert got is not None
     assert [(c.function.name, json.loads(c.function.arguments)) for c in got] == [
-        ("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
+        ("get_weather", {"city": "Paris"}),
+        ("get_time", {"tz": "CET"}),
+    ]
     sent = gateway.fake.received_for("fake-small")[0].body
     assert sent["tools"] == tools and sent["parallel_tool_calls"] is True
 
 
 async def test_streamed_tool_call_fragments_reassemble(gateway: Gateway) -> None:
-    calls = [ToolCall("get_weather", '{"city": "Paris", "unit": "celsius"}'),
-             ToolCall("get_time", '{"tz": "Europe/Paris"}')]
+    calls = [
+        ToolCall("get_weather", '{"city": "Paris", "unit": "celsius"}'),
+        ToolCall("get_time", '{"tz": "Europe/Paris"}'),
+    ]
     gateway.fake.script("fake-small", Reply(tool_calls=calls, argument_fragment_chars=5))
     async with client(gateway) as oa:
         stream = await oa.chat.completions.create(
-            model="fake-small", messages=[{"role": "user", "content": "x"}],
-            tools=[_tool("get_weather"), _tool("get_time")], stream=True)
+            model="fake-small",
+            messages=[{"role": "user", "content": "x"}],
+            tools=[_tool("get_weather"), _tool("get_time")],
+            stream=True,
+        )
         args: dict[int, str] = {}
         names: dict[int, str] = {}
         async for chunk in stream:
@@ -119,12 +150,20 @@ async def test_streamed_tool_call_fragments_reassemble(gateway: Gateway) -> None
 
 
 async def test_odd_upstream_frames_are_cleaned(gateway: Gateway) -> None:
-    gateway.fake.script("fake-small", Reply(content="clean feed", chunks=2,
-                                            content_filter_preframe=True, sse_comments=True,
-                                            unknown_events=True))
+    gateway.fake.script(
+        "fake-small",
+        Reply(
+            content="clean feed",
+            chunks=2,
+            content_filter_preframe=True,
+            sse_comments=True,
+            unknown_events=True,
+        ),
+    )
     async with client(gateway) as oa:
         stream = await oa.chat.completions.create(
-            model="fake-small", messages=[{"role": "user", "content": "x"}], stream=True)
+            model="fake-small", messages=[{"role": "user", "content": "x"}], stream=True
+        )
         chunks = [c async for c in stream]
     assert all(c.choices for c in chunks)
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "clean feed"
@@ -134,14 +173,23 @@ async def test_unknown_fields_pass_through_and_routing_keys_do_not(gateway: Gate
     gateway.fake.script("fake-small", Reply(content="ok"))
     async with client(gateway) as oa:
         await oa.chat.completions.create(
-            model="fake-small", messages=[{"role": "user", "content": "x"}],
+            model="fake-small",
+            messages=[{"role": "user", "content": "x"}],
             extra_body={"models": ["fake-mid"], "route": "fallback", "vendor_knob": {"a": 1}},
-            temperature=0.2, seed=7)
+            temperature=0.2,
+            seed=7,
+        )
     sent = gateway.fake.received_for("fake-small")[0].body
     assert sent["vendor_knob"] == {"a": 1} and sent["temperature"] == 0.2 and sent["seed"] == 7
     assert "models" not in sent and "route" not in sent and "extra_body" not in sent
 
 
 def _tool(name: str) -> dict[str, object]:
-    return {"type": "function", "function": {"name": name, "description": name,
-                                             "parameters": {"type": "object", "properties": {}}}}
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": name,
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }

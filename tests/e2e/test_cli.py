@@ -26,18 +26,27 @@ CLI = [sys.executable, "-m", "orca_desktop"]
 
 
 def cli_env(service: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ORCA_KEY_") and k != "ORCA_DESKTOP_TOKEN"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ORCA_KEY_") and k != "ORCA_DESKTOP_TOKEN"
+    }
     env["ORCA_KEYRING_SERVICE"] = service
     env.update(extra)
     return env
 
 
-async def run(*args: str, env: dict[str, str], stdin: bytes | None = None,
-              timeout: float = 30) -> tuple[int, str, str]:
+async def run(
+    *args: str, env: dict[str, str], stdin: bytes | None = None, timeout: float = 30
+) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        *CLI, *args, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        *CLI,
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -56,8 +65,13 @@ class Served:
 
 async def start_serve(*args: str, env: dict[str, str]) -> Served:
     proc = await asyncio.create_subprocess_exec(
-        *CLI, "serve", *args, env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        *CLI,
+        "serve",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert proc.stdout is not None
     banner = ""
     while "token" not in banner:
@@ -73,18 +87,22 @@ async def start_serve(*args: str, env: dict[str, str]) -> Served:
 
 @pytest.mark.keyring
 async def test_new_user_sets_a_key_and_serves_the_openai_sdk(
-        require_secret_service: None, isolated_keyring_service: str, tmp_path: Path,
-        test_secrets: Any) -> None:
+    require_secret_service: None, isolated_keyring_service: str, tmp_path: Path, test_secrets: Any
+) -> None:
     key = test_secrets.new("mock")
     env = cli_env(isolated_keyring_service)
     async with FakeProvider(require_key=key) as fake:
-        fake.script("fake-small", Reply(content="hello there", prompt_tokens=30, completion_tokens=2))
+        fake.script(
+            "fake-small", Reply(content="hello there", prompt_tokens=30, completion_tokens=2)
+        )
         config = tmp_path / "config.toml"
         data = test_secrets.watch(tmp_path / "data")
         write_config(config, fake.base_url)
         common = ("--config", str(config), "--data-dir", str(data))
 
-        rc, out, err = await run("keys", "set", "mock", *common, env=env, stdin=key.encode() + b"\n")
+        rc, out, err = await run(
+            "keys", "set", "mock", *common, env=env, stdin=key.encode() + b"\n"
+        )
         assert rc == 0, err
         assert key not in out + err
         rc, out, _ = await run("keys", "list", *common, env=env)
@@ -100,19 +118,29 @@ async def test_new_user_sets_a_key_and_serves_the_openai_sdk(
         served = await start_serve(*common, "--port", "0", env=env)
         try:
             assert token not in served.banner and "orca-desktop token" in served.banner
-            async with openai.AsyncOpenAI(base_url=served.base_url, api_key=token,
-                                          max_retries=0) as oa:
+            async with openai.AsyncOpenAI(
+                base_url=served.base_url, api_key=token, max_retries=0
+            ) as oa:
                 raw = await oa.chat.completions.with_raw_response.create(
-                    model="fake-small", messages=[{"role": "user", "content": "hi"}])
+                    model="fake-small", messages=[{"role": "user", "content": "hi"}]
+                )
                 assert raw.parse().choices[0].message.content == "hello there"
-                for name in ("x-orca-request-id", "x-orca-overhead-ms", "x-orca-byok",
-                             "x-orca-provider", "x-orca-model", "x-orca-route"):
+                for name in (
+                    "x-orca-request-id",
+                    "x-orca-overhead-ms",
+                    "x-orca-byok",
+                    "x-orca-provider",
+                    "x-orca-model",
+                    "x-orca-route",
+                ):
                     assert raw.headers.get(name), name
                 assert raw.headers["x-orca-byok"] == "true"
                 stream = await oa.chat.completions.create(
-                    model="fake-small", messages=[{"role": "user", "content": "hi"}], stream=True)
-                text = "".join([c.choices[0].delta.content or "" async for c in stream
-                                if c.choices])
+                    model="fake-small", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
+                text = "".join(
+                    [c.choices[0].delta.content or "" async for c in stream if c.choices]
+                )
                 assert text == "hello there"
         finally:
             assert await served.stop() == 0
@@ -133,30 +161,51 @@ async def test_keys_test_reports_a_rejected_key(tmp_path: Path, test_secrets: An
     assert rc == 1 and "rejected" in out
 
 
-async def test_keys_set_without_a_keyring_fails_and_says_how_to_fix(tmp_path: Path,
-                                                                    test_secrets: Any) -> None:
+async def test_keys_set_without_a_keyring_fails_and_says_how_to_fix(
+    tmp_path: Path, test_secrets: Any
+) -> None:
     key = test_secrets.new("nokeyring")
     env = cli_env("unused", PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
-    rc, out, err = await run("keys", "set", "openai", "--config", str(tmp_path / "none.toml"),
-                             env=env, stdin=key.encode())
+    rc, out, err = await run(
+        "keys",
+        "set",
+        "openai",
+        "--config",
+        str(tmp_path / "none.toml"),
+        env=env,
+        stdin=key.encode(),
+    )
     assert rc != 0
     assert "No secure OS keyring" in err and "GNOME Keyring" in err
     assert key not in out + err
 
 
 async def test_serve_demo_routes_without_keys_or_network(tmp_path: Path) -> None:
-    env = cli_env("unused", ORCA_DESKTOP_TOKEN="sk-orca-demo-test-token",
-                  PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
-    served = await start_serve("--demo", "--config", str(tmp_path / "none.toml"), "--data-dir",
-                               str(tmp_path / "data"), "--port", "0", env=env)
+    env = cli_env(
+        "unused",
+        ORCA_DESKTOP_TOKEN="sk-orca-demo-test-token",
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
+    served = await start_serve(
+        "--demo",
+        "--config",
+        str(tmp_path / "none.toml"),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--port",
+        "0",
+        env=env,
+    )
     try:
         assert "DEMO" in served.banner
-        async with openai.AsyncOpenAI(base_url=served.base_url, api_key="sk-orca-demo-test-token",
-                                      max_retries=2) as oa:
+        async with openai.AsyncOpenAI(
+            base_url=served.base_url, api_key="sk-orca-demo-test-token", max_retries=2
+        ) as oa:
             models = [m async for m in oa.models.list()]
             assert models and all("demo" in m.id for m in models)
             raw = await oa.chat.completions.with_raw_response.create(
-                model="auto", messages=[{"role": "user", "content": "hi"}])
+                model="auto", messages=[{"role": "user", "content": "hi"}]
+            )
             assert raw.headers["x-orca-route"] == "auto/cheapest"
             assert "demo" in raw.headers["x-orca-provider"]
             assert raw.parse().choices[0].message.content

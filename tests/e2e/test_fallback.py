@@ -46,8 +46,9 @@ def client(gw: Gateway) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=gw.base_url, api_key=TOKEN, max_retries=0)
 
 
-async def ask(gw: Gateway, model: str, *, stream: bool = False,
-              **extra: Any) -> tuple[str, dict[str, str]]:
+async def ask(
+    gw: Gateway, model: str, *, stream: bool = False, **extra: Any
+) -> tuple[str, dict[str, str]]:
     """(answer text, response headers) through the openai SDK."""
     async with client(gw) as oa:
         create = oa.chat.completions.with_raw_response.create
@@ -75,14 +76,16 @@ def attempts(record: dict[str, Any]) -> list[tuple[str, int]]:
 
 @pytest.mark.parametrize(("failure", "stream"), CASES)
 async def test_request_fallback_answers_from_the_next_model(
-        gateway_factory: GatewayFactory, failure: str, stream: bool) -> None:
+    gateway_factory: GatewayFactory, failure: str, stream: bool
+) -> None:
     step, status, words = FAILURES[failure]
     gw = await gateway_factory(server_extra=FIRST_BYTE_TIMEOUT if failure == "timeout" else "")
     gw.fake.script("fake-small", step)
     gw.fake.script("fake-mid", Reply(content="from mid"))
 
-    text, headers = await ask(gw, "fake-small", stream=stream,
-                              extra_body={"models": ["fake-mid"], "route": "fallback"})
+    text, headers = await ask(
+        gw, "fake-small", stream=stream, extra_body={"models": ["fake-mid"], "route": "fallback"}
+    )
 
     assert text == "from mid"
     assert headers["x-orca-route"] == "request/fallback"
@@ -100,7 +103,8 @@ async def test_request_fallback_answers_from_the_next_model(
 
 @pytest.mark.parametrize(("failure", "stream"), CASES)
 async def test_auto_router_answers_from_the_next_cheapest(
-        gateway_factory: GatewayFactory, failure: str, stream: bool) -> None:
+    gateway_factory: GatewayFactory, failure: str, stream: bool
+) -> None:
     step, status, _ = FAILURES[failure]
     gw = await gateway_factory(server_extra=FIRST_BYTE_TIMEOUT if failure == "timeout" else "")
     gw.fake.script("fake-small", step)  # the cheapest
@@ -137,22 +141,35 @@ async def test_provider_401_falls_back_and_reports_the_key(gateway: Gateway) -> 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 async def test_all_candidates_failing_is_a_5xx_listing_every_attempt(
-        gateway_factory: GatewayFactory, stream: bool) -> None:
+    gateway_factory: GatewayFactory, stream: bool
+) -> None:
     gw = await gateway_factory()
     gw.fake.script("fake-small", Fail(500, message="small is down"))
     gw.fake.script("fake-mid", Fail(429, retry_after=3))
     gw.fake.script("fake-large", Drop())
 
-    status, headers, raw = await post(gw, {
-        "model": "fake-small", "messages": MESSAGES, "stream": stream,
-        "models": ["fake-mid", "fake-large"]})
+    status, headers, raw = await post(
+        gw,
+        {
+            "model": "fake-small",
+            "messages": MESSAGES,
+            "stream": stream,
+            "models": ["fake-mid", "fake-large"],
+        },
+    )
 
     assert 500 <= status < 600
     error = json.loads(raw)["error"]
     assert {"message", "type", "param", "code"} <= set(error)
     message = error["message"]
-    for part in ("mock/fake-small", "HTTP 500", "small is down", "mock/fake-mid", "HTTP 429",
-                 "mock/fake-large"):
+    for part in (
+        "mock/fake-small",
+        "HTTP 500",
+        "small is down",
+        "mock/fake-mid",
+        "HTTP 429",
+        "mock/fake-large",
+    ):
         assert part in message, part
     [record] = await gw.records(1)
     assert record["id"] == headers["X-Orca-Request-Id"]
@@ -192,7 +209,8 @@ async def test_rate_limited_model_is_skipped_while_another_remains(gateway: Gate
 
 
 async def test_cool_down_holds_for_the_upstream_id_actually_called(
-        gateway_factory: GatewayFactory) -> None:
+    gateway_factory: GatewayFactory,
+) -> None:
     models = MODELS.replace('id = "fake-small"\n', 'id = "fake-small"\nupstream_id = "small-v2"\n')
     gw = await gateway_factory(models=models)
     gw.fake.script("small-v2", Fail(500))
@@ -207,12 +225,15 @@ async def test_cool_down_holds_for_the_upstream_id_actually_called(
 
 
 async def test_stream_dropped_mid_way_ends_with_an_error_frame(gateway: Gateway) -> None:
-    gateway.fake.script("fake-small", Reply(content="one two three four five six",
-                                            drop_after_chunks=3))
+    gateway.fake.script(
+        "fake-small", Reply(content="one two three four five six", drop_after_chunks=3)
+    )
     gateway.fake.script("fake-mid", Reply(content="never"))
 
-    status, headers, raw = await post(gateway, {
-        "model": "fake-small", "messages": MESSAGES, "stream": True, "models": ["fake-mid"]})
+    status, headers, raw = await post(
+        gateway,
+        {"model": "fake-small", "messages": MESSAGES, "stream": True, "models": ["fake-mid"]},
+    )
 
     assert status == 200  # the head went out with the first chunk
     frames = [f for f in raw.decode().split("\n\n") if f]
@@ -221,8 +242,8 @@ async def test_stream_dropped_mid_way_ends_with_an_error_frame(gateway: Gateway)
     error = json.loads(frames[-2][6:])["error"]
     assert "mock" in error["message"] and error["type"]
     content = "".join(
-        (json.loads(f[6:])["choices"][0]["delta"].get("content") or "")
-        for f in frames[:-2])
+        (json.loads(f[6:])["choices"][0]["delta"].get("content") or "") for f in frames[:-2]
+    )
     assert content == "one two three "
     assert gateway.fake.received_for("fake-mid") == []  # too late to fall back
     [record] = await gateway.records(1)
@@ -231,12 +252,14 @@ async def test_stream_dropped_mid_way_ends_with_an_error_frame(gateway: Gateway)
 
 
 async def test_stream_dropped_mid_way_is_an_error_in_the_sdk(gateway: Gateway) -> None:
-    gateway.fake.script("fake-small", Reply(content="one two three four five six",
-                                            drop_after_chunks=3))
+    gateway.fake.script(
+        "fake-small", Reply(content="one two three four five six", drop_after_chunks=3)
+    )
     got: list[str] = []
     async with client(gateway) as oa:
-        stream = await oa.chat.completions.create(model="fake-small", messages=MESSAGES,
-                                                  stream=True)
+        stream = await oa.chat.completions.create(
+            model="fake-small", messages=MESSAGES, stream=True
+        )
         with pytest.raises(openai.APIError, match="mock"):
             async for chunk in stream:
                 got.append(chunk.choices[0].delta.content or "")
@@ -248,13 +271,18 @@ async def test_stream_dropped_mid_way_is_an_error_in_the_sdk(gateway: Gateway) -
 
 @pytest.mark.parametrize("nested", [False, True], ids=["top-level", "extra_body"])
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-async def test_routing_keys_never_reach_the_provider(gateway: Gateway, nested: bool,
-                                                     stream: bool) -> None:
+async def test_routing_keys_never_reach_the_provider(
+    gateway: Gateway, nested: bool, stream: bool
+) -> None:
     gateway.fake.script("fake-small", Fail(500))
     gateway.fake.script("fake-mid", Reply(content="from mid"))
     keys = {"models": ["fake-mid"], "route": "fallback"}
-    body = {"model": "fake-small", "messages": MESSAGES, "stream": stream,
-            **({"extra_body": {**keys, "seed": 7}} if nested else keys)}
+    body = {
+        "model": "fake-small",
+        "messages": MESSAGES,
+        "stream": stream,
+        **({"extra_body": {**keys, "seed": 7}} if nested else keys),
+    }
 
     status, headers, _ = await post(gateway, body)
 
@@ -270,8 +298,12 @@ async def test_top_level_and_nested_models_make_one_chain(gateway: Gateway) -> N
     gateway.fake.script("fake-small", Fail(500))
     gateway.fake.script("fake-mid", Fail(502))
     gateway.fake.script("fake-large", Reply(content="from large"))
-    body = {"model": "fake-small", "messages": MESSAGES, "models": ["fake-mid"],
-            "extra_body": {"models": ["fake-large"], "route": "fallback"}}
+    body = {
+        "model": "fake-small",
+        "messages": MESSAGES,
+        "models": ["fake-mid"],
+        "extra_body": {"models": ["fake-large"], "route": "fallback"},
+    }
 
     status, _, raw = await post(gateway, body)
 
@@ -281,11 +313,15 @@ async def test_top_level_and_nested_models_make_one_chain(gateway: Gateway) -> N
 
 
 @pytest.mark.parametrize("nested", [False, True], ids=["top-level", "extra_body"])
-async def test_route_other_than_fallback_is_a_400_naming_route(gateway: Gateway,
-                                                               nested: bool) -> None:
+async def test_route_other_than_fallback_is_a_400_naming_route(
+    gateway: Gateway, nested: bool
+) -> None:
     keys = {"models": ["fake-mid"], "route": "cheapest"}
-    body = {"model": "fake-small", "messages": MESSAGES,
-            **({"extra_body": keys} if nested else keys)}
+    body = {
+        "model": "fake-small",
+        "messages": MESSAGES,
+        **({"extra_body": keys} if nested else keys),
+    }
 
     status, _, raw = await post(gateway, body)
 

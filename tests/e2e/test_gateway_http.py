@@ -16,8 +16,13 @@ pytestmark = pytest.mark.asyncio
 GOOD = {"model": "fake-small", "messages": [{"role": "user", "content": "hi"}]}
 
 
-async def post(gw: Gateway, body: Any = GOOD, *, headers: dict[str, str] | None = None,
-               raw: bytes | None = None) -> tuple[int, dict[str, Any], Any]:
+async def post(
+    gw: Gateway,
+    body: Any = GOOD,
+    *,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> tuple[int, dict[str, Any], Any]:
     hdrs = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     hdrs.update(headers or {})
     async with aiohttp.ClientSession() as http:
@@ -37,16 +42,30 @@ def _error(data: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("temperature", 2.5), ("temperature", -0.1), ("top_p", 1.5), ("max_tokens", 0),
-        ("max_completion_tokens", 0), ("n", 0), ("top_logprobs", 21), ("top_logprobs", -1),
-        ("presence_penalty", 2.5), ("frequency_penalty", -3), ("stream", "yes"),
-        ("tool_choice", "sometimes"), ("reasoning_effort", "extreme"),
-        ("response_format", {"type": "xml"}), ("logprobs", "true"), ("seed", 1.5),
-        ("stop", 5), ("parallel_tool_calls", "no"), ("user", 5),
+        ("temperature", 2.5),
+        ("temperature", -0.1),
+        ("top_p", 1.5),
+        ("max_tokens", 0),
+        ("max_completion_tokens", 0),
+        ("n", 0),
+        ("top_logprobs", 21),
+        ("top_logprobs", -1),
+        ("presence_penalty", 2.5),
+        ("frequency_penalty", -3),
+        ("stream", "yes"),
+        ("tool_choice", "sometimes"),
+        ("reasoning_effort", "extreme"),
+        ("response_format", {"type": "xml"}),
+        ("logprobs", "true"),
+        ("seed", 1.5),
+        ("stop", 5),
+        ("parallel_tool_calls", "no"),
+        ("user", 5),
     ],
 )
-async def test_out_of_range_field_is_a_400_naming_it(gateway: Gateway, field: str,
-                                                     value: Any) -> None:
+async def test_out_of_range_field_is_a_400_naming_it(
+    gateway: Gateway, field: str, value: Any
+) -> None:
     status, headers, data = await post(gateway, {**GOOD, field: value})
     assert status == 400
     err = _error(data)
@@ -75,11 +94,12 @@ async def test_unknown_model_is_a_404_with_close_matches(gateway: Gateway) -> No
 async def test_missing_or_wrong_token_is_a_401(gateway: Gateway, auth: str | None) -> None:
     async with aiohttp.ClientSession() as http:
         headers = {"Authorization": auth} if auth else {}
-        async with http.post(f"{gateway.base_url}/chat/completions", json=GOOD,
-                             headers=headers) as resp:
+        async with http.post(
+            f"{gateway.base_url}/chat/completions", json=GOOD, headers=headers
+        ) as resp:
             assert resp.status == 401
             assert "token" in _error(await resp.json())["message"]
-            assert resp.headers.get("X-Orca-Request-Id") is None or True
+            assert resp.headers.get("X-Orca-Request-Id", "").startswith("orq_")
     assert gateway.fake.requests == []
 
 
@@ -91,8 +111,17 @@ async def test_x_api_key_header_is_accepted(gateway: Gateway) -> None:
 
 @pytest.mark.parametrize("host", ["evil.example.com", "attacker.test:8787", "192.168.1.20"])
 async def test_foreign_host_is_a_403(gateway: Gateway, host: str) -> None:
-    status, _, data = await post(gateway, headers={"Host": host})
+    status, headers, data = await post(gateway, headers={"Host": host})
     assert status == 403 and "Host" in _error(data)["message"]
+    assert headers["X-Orca-Request-Id"].startswith("orq_")
+
+
+async def test_unknown_endpoint_is_an_openai_shaped_404(gateway: Gateway) -> None:
+    async with aiohttp.ClientSession(headers=gateway.auth) as http:
+        async with http.get(f"{gateway.base_url}/embeddingz") as resp:
+            assert resp.status == 404
+            assert "no such endpoint" in _error(await resp.json())["message"]
+            assert resp.headers["X-Orca-Request-Id"].startswith("orq_")
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1:8787", "[::1]:8787", "LOCALHOST:1"])
@@ -103,7 +132,8 @@ async def test_loopback_host_names_are_fine(gateway: Gateway, host: str) -> None
 
 
 async def test_foreign_origin_is_a_403_and_allowed_origin_works(
-        gateway_factory: GatewayFactory) -> None:
+    gateway_factory: GatewayFactory,
+) -> None:
     gw = await gateway_factory(extra="")
     status, _, data = await post(gw, headers={"Origin": "https://evil.example"})
     assert status == 403 and "Origin" in _error(data)["message"]
@@ -123,6 +153,7 @@ async def test_healthz_needs_no_token_and_reveals_nothing(gateway: Gateway) -> N
         async with http.get(f"{gateway.root}/healthz") as resp:
             assert resp.status == 200
             assert await resp.json() == {"status": "ok"}
+            assert resp.headers["X-Orca-Request-Id"].startswith("orq_")
         async with http.head(f"{gateway.root}/") as resp:
             assert resp.status == 200
         async with http.get(f"{gateway.base_url}/models") as resp:
@@ -138,17 +169,24 @@ async def test_models_lists_reachable_models_with_prices(gateway: Gateway) -> No
     small = by_id["fake-small"]
     assert small["object"] == "model" and small["owned_by"] and "created" in small
     assert small["provider"] == "mock" and small["byok"] is True
-    assert small["pricing"] == {"input_per_mtok": 0.15, "output_per_mtok": 0.6,
-                                "cached_input_per_mtok": None}
+    assert small["pricing"] == {
+        "input_per_mtok": 0.15,
+        "output_per_mtok": 0.6,
+        "cached_input_per_mtok": None,
+    }
     assert small["context_window"] == 128000 and small["capabilities"] == ["json_schema", "tools"]
 
 
 async def test_client_disconnect_cancels_the_upstream_request(gateway: Gateway) -> None:
-    gateway.fake.script("fake-small", Reply(content=" ".join(["w"] * 200), chunks=200,
-                                            chunk_interval=0.05))
+    gateway.fake.script(
+        "fake-small", Reply(content=" ".join(["w"] * 200), chunks=200, chunk_interval=0.05)
+    )
     async with aiohttp.ClientSession() as http:
-        resp = await http.post(f"{gateway.base_url}/chat/completions",
-                               json={**GOOD, "stream": True}, headers=gateway.auth)
+        resp = await http.post(
+            f"{gateway.base_url}/chat/completions",
+            json={**GOOD, "stream": True},
+            headers=gateway.auth,
+        )
         assert resp.status == 200
         first = await resp.content.readline()
         assert first.startswith(b"data: ")
