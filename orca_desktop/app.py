@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -355,7 +356,20 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
             keyring_error=keyring_error,
         )
         core._announce("running")
+        _freeze_startup_objects()
         yield core
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything built at start-up out of the garbage collector's sight.
+
+    The catalog, genai-prices' tables, pydantic schemas and Qt wrappers are
+    ~90k long-lived objects; a full collection walks them all (~60 ms here),
+    which would stall requests and the window at random. They live as long as
+    the process, so the collector never needs to look at them again.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _telemetry_sink(store: SqliteStore, stats: Stats) -> Any:
@@ -410,7 +424,7 @@ def run_desktop(opts: Options, *, show_window: bool = False) -> int:
 
 async def desktop_main(opts: Options, *, show_window: bool = False) -> int:
     """Run core + GUI until Quit; 'Try demo mode' restarts the core in demo mode."""
-    import gc
+
     from dataclasses import replace
 
     from orca_desktop.gui import run_gui
