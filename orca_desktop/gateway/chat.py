@@ -138,19 +138,28 @@ class ChatExchange:
                 code="gateway_paused",
             )
         body = await self._read_body()
-        validate_chat_request(body)
+        self._validate(body)
         fallbacks, route, forward = _split_routing_keys(body)
         self.record.requested_model = body["model"]
         self.record.stream = stream = body.get("stream") is True
         decision = self._decide(body, fallbacks, route)
-        keep_usage = stream and _include_usage(body)
-        if stream:
-            options = forward.get("stream_options") or {}
-            forward["stream_options"] = {**options, "include_usage": True}
+        keep_usage = self._ask_for_usage(body, forward, stream)
         try:
             return await self._try_chain(decision, forward, stream, keep_usage)
         except UpstreamRefusal as refusal:
             return self._passthrough_error(refusal)
+
+    def _validate(self, body: dict[str, Any]) -> None:
+        """Raise ApiError(400) naming the first invalid field (dialect hook)."""
+        validate_chat_request(body)
+
+    def _ask_for_usage(self, body: dict[str, Any], forward: dict[str, Any], stream: bool) -> bool:
+        """Make the upstream report usage; True when the client wants the usage frame too."""
+        if not stream:
+            return False
+        options = forward.get("stream_options") or {}
+        forward["stream_options"] = {**options, "include_usage": True}
+        return _include_usage(body)
 
     async def _read_body(self) -> dict[str, Any]:
         max_mb = self.ctx.config.server.max_body_mb

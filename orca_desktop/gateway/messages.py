@@ -26,7 +26,6 @@ from orca_desktop.gateway.chat import (
     ChatExchange,
     StreamFilter,
     UpstreamRefusal,
-    _split_routing_keys,
     _upstream_message,
 )
 from orca_desktop.gateway.context import CONTEXT, GatewayContext
@@ -59,23 +58,12 @@ class MessagesExchange(ChatExchange):
         super().__init__(ctx, request)
         self._openai_body: dict[str, Any] | None = None  # the translation, made once
 
-    async def _serve(self) -> web.StreamResponse:
-        if self.ctx.paused:
-            raise ApiError(
-                503,
-                "Orca Desktop is paused: resume it from the tray menu or the window",
-                code="gateway_paused",
-            )
-        body = await self._read_body()
+    def _validate(self, body: dict[str, Any]) -> None:
         validate_messages_request(body)
-        fallbacks, route, forward = _split_routing_keys(body)
-        self.record.requested_model = body["model"]
-        self.record.stream = stream = body.get("stream") is True
-        decision = self._decide(body, fallbacks, route)
-        try:
-            return await self._try_chain(decision, forward, stream, True)
-        except UpstreamRefusal as refusal:
-            return self._passthrough_error(refusal)
+
+    def _ask_for_usage(self, body: dict[str, Any], forward: dict[str, Any], stream: bool) -> bool:
+        # Anthropic streams always carry usage; the OpenAI translation asks for it itself
+        return True
 
     def _native(self, cand: Candidate) -> bool:
         """True when `cand` is served by an Anthropic provider through its own API."""

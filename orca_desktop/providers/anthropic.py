@@ -10,13 +10,11 @@ Bodies are bytes; this module never parses or re-serialises them.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-import orjson
-from aiohttp import ClientError, ClientResponse
+from aiohttp import ClientResponse
 
 from orca_desktop.config import ServerConfig
 from orca_desktop.providers.base import ProviderSpec
@@ -72,21 +70,5 @@ class AnthropicProvider(OpenAICompatProvider):
             self._messages_url, data=payload, headers=self._native_headers(key, headers)
         )
 
-    async def list_models(self, key: Secret | None) -> tuple[int, str]:
-        try:
-            async with asyncio.timeout(self._server.connect_timeout_s + 10):
-                async with self._http().get(
-                    f"{self.spec.base_url}/models", headers=self._native_headers(key)
-                ) as resp:
-                    body = await resp.read()
-        except (TimeoutError, OSError, ClientError) as exc:
-            return 0, f"cannot reach {self.spec.base_url}: {type(exc).__name__}"
-        if resp.status == 200:
-            try:
-                count = len(orjson.loads(body).get("data") or [])
-            except (orjson.JSONDecodeError, AttributeError):
-                count = 0
-            return 200, f"key works: {self.spec.label} lists {count} models"
-        if resp.status in (401, 403):
-            return resp.status, f"{self.spec.label} rejected the key (HTTP {resp.status})"
-        return resp.status, f"{self.spec.label} answered HTTP {resp.status}"
+    def _models_headers(self, key: Secret | None) -> dict[str, str]:
+        return self._native_headers(key)

@@ -11,7 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import orjson
-from aiohttp import ClientResponse, ClientSession, ClientTimeout, TCPConnector
+from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, TCPConnector
 
 from orca_desktop.config import ServerConfig
 from orca_desktop.providers.base import ProviderSpec
@@ -61,12 +61,10 @@ class OpenAICompatProvider:
         try:
             async with asyncio.timeout(self._server.connect_timeout_s + 10):
                 async with self._http().get(
-                    f"{self.spec.base_url}/models", headers=self._headers(key)
+                    f"{self.spec.base_url}/models", headers=self._models_headers(key)
                 ) as resp:
                     body = await resp.read()
-        except (TimeoutError, OSError) as exc:
-            return 0, f"cannot reach {self.spec.base_url}: {type(exc).__name__}"
-        except Exception as exc:  # aiohttp.ClientError and friends
+        except (TimeoutError, OSError, ClientError) as exc:
             return 0, f"cannot reach {self.spec.base_url}: {type(exc).__name__}"
         if resp.status == 200:
             try:
@@ -77,6 +75,10 @@ class OpenAICompatProvider:
         if resp.status in (401, 403):
             return resp.status, f"{self.spec.label} rejected the key (HTTP {resp.status})"
         return resp.status, f"{self.spec.label} answered HTTP {resp.status}"
+
+    def _models_headers(self, key: Secret | None) -> dict[str, str]:
+        """Headers for the models endpoint (the Anthropic adapter authenticates natively)."""
+        return self._headers(key)
 
     async def close(self) -> None:
         if self._session is not None:
