@@ -291,10 +291,16 @@ class ChatExchange:
         response = web.Response(
             body=body, content_type="application/json", headers=self._route_headers(cand)
         )
-        await response.prepare(self.request)
-        await response.write_eof()
-        self.first_byte_ns = time.perf_counter_ns()
         self.record.status = 200
+        try:
+            await response.prepare(self.request)
+            await response.write_eof()
+        except (ClientError, OSError):
+            if not _client_gone(self.request):
+                raise
+            self.record.status, self.record.error = 499, "client disconnected"
+            return response
+        self.first_byte_ns = time.perf_counter_ns()
         return response
 
     async def _stream_from(
@@ -334,6 +340,13 @@ class ChatExchange:
                     cand, started, time.perf_counter_ns(), cleaner.usage, cleaner.model
                 )
             raise
+        except (ClientError, OSError):
+            # upstream faults became UpstreamFailure or an error frame already; this is
+            # a write to a client that went away
+            if not _client_gone(self.request):
+                raise
+            self.record.status, self.record.error = 499, "client disconnected"
+            return web.Response(status=499)
         finally:
             if resp is not None:
                 # keep the pooled connection after a complete stream; otherwise close it,
