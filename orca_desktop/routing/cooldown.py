@@ -31,6 +31,9 @@ def backoff_status(status: int) -> bool:
     return status == 0 or status >= 500 or status in (401, 403, 408)
 
 
+_MAX_STREAK = 32
+
+
 class Cooldowns:
     """When each failing pair may be tried again.
 
@@ -55,7 +58,9 @@ class Cooldowns:
             wait = retry_after_s if retry_after_s is not None and retry_after_s >= 0 else None
             seconds = min(wait, MAX_BACKOFF_S) if wait is not None else RATE_LIMIT_COOLDOWN_S
         elif backoff_status(status):
-            streak = self._streak.get(key, 0) + 1
+            # the streak stops growing once the back-off is at its cap (2**n would
+            # otherwise overflow a float after ~1000 failures of a dead provider)
+            streak = min(self._streak.get(key, 0) + 1, _MAX_STREAK)
             self._streak[key] = streak
             seconds = min(FIRST_BACKOFF_S * 2 ** (streak - 1), MAX_BACKOFF_S)
         else:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -83,7 +82,6 @@ class _Pending:
     record: RequestRecord
 
 
-_STOP = object()
 
 
 class SqliteStore:
@@ -97,7 +95,6 @@ class SqliteStore:
     def __init__(self, path: Path, *, flush_interval_s: float = 0.25) -> None:
         self.path = Path(path)
         self._flush_interval_s = flush_interval_s
-        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         # Records added but not yet committed, for read-your-writes. Guarded by
         # `_pending_lock`, held only for dict operations (never during I/O).
         self._pending: dict[str, _Pending] = {}
@@ -108,6 +105,7 @@ class SqliteStore:
         self._writer: threading.Thread | None = None
         self._closed = False
         self._closing = threading.Event()
+        self._work = threading.Event()
 
     # -- life cycle ---------------------------------------------------------
 
@@ -136,8 +134,8 @@ class SqliteStore:
             return
         self._closed = True
         if self._writer is not None:
-            self._queue.put(_STOP)
             self._closing.set()
+            self._work.set()
             self._writer.join()
         with self._reader_lock:
             if self._reader is not None:
@@ -154,7 +152,7 @@ class SqliteStore:
     # -- writing ------------------------------------------------------------
 
     def add(self, record: RequestRecord) -> None:
-        """Queue `record` for writing. Never blocks; the record must not change afterwards."""
+        """Hand `record` to the writer. Never blocks; the record must not change afterwards."""
         if self._closed:
             log.warning("telemetry store is closed; record %s not stored", record.id)
             return
@@ -165,53 +163,32 @@ class SqliteStore:
             # re-inserted, not updated in place, so the dict stays in seq order
             self._pending.pop(record.id, None)
             self._pending[record.id] = item
-            # enqueued under the lock: the writer then commits in seq order,
-            # which `_newest_pending` relies on
-            self._queue.put_nowait(item)
+        if not self._work.is_set():  # wake the writer once per batch, not once per record
+            self._work.set()
 
     def _run_writer(self, conn: sqlite3.Connection) -> None:
+        """Sleep until there is work, let a batch gather, write everything pending.
+
+        Records wait in `_pending` (which reads also see); there is no queue, so
+        adding a record costs the loop a dict insert and, at most once a batch,
+        a wake-up of this thread.
+        """
         try:
             while True:
-                batch, stop = self._next_batch()
+                self._work.wait()
+                if not self._closed:
+                    self._closing.wait(self._flush_interval_s)
+                self._work.clear()
+                with self._pending_lock:
+                    batch = list(self._pending.values())
                 if batch:
                     self._write(conn, batch)
-                if stop:
-                    return
+                if self._closed:
+                    with self._pending_lock:
+                        if not self._pending:
+                            return
         finally:
             conn.close()
-
-    def _next_batch(self) -> tuple[list[_Pending], bool]:
-        """Wait for a first record, let more gather for `flush_interval_s`, then take them all.
-
-        The writer sleeps instead of waiting on the queue between records: a
-        waiting getter is woken by every `put`, and each wake-up is a GIL
-        hand-off that the event loop pays for on the request path.
-        """
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
-        assert isinstance(first, _Pending)
-        self._closing.wait(self._flush_interval_s)  # set only by close(): no per-record wake-ups
-        batch = [first]
-        rest = self._drain_rest(stop_marker=True)
-        stop = bool(rest) and rest[-1] is _STOP
-        batch.extend(item for item in rest if isinstance(item, _Pending))
-        return batch, stop
-
-    def _drain_rest(self, *, stop_marker: bool = False) -> list[Any]:
-        """Everything queued now; with `stop_marker`, a trailing _STOP is kept to signal it."""
-        rest: list[Any] = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return rest
-            if isinstance(item, _Pending):
-                rest.append(item)
-            elif item is _STOP and stop_marker:
-                rest.extend(i for i in self._drain_rest() if isinstance(i, _Pending))
-                rest.append(_STOP)
-                return rest
 
     def _write(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         rows = []

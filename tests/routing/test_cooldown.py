@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orca_desktop.routing import Cooldowns, LatencyTracker
+from orca_desktop.routing.cooldown import MAX_BACKOFF_S
 from tests.routing.factories import ManualClock
 
 
@@ -92,3 +93,11 @@ def test_ttft_is_a_moving_average_with_a_default_before_data() -> None:
     latency.observe_ttft("openai", "gpt-4o", 300.0)
     assert latency.ttft_ms("openai", "gpt-4o") == 200.0
     assert latency.ttft_ms("openai", "other") == 800.0
+
+
+def test_a_provider_failing_thousands_of_times_stays_at_the_cap() -> None:
+    clock = [0.0]
+    cooldowns = Cooldowns(lambda: clock[0])
+    for _ in range(5000):
+        cooldowns.failed("mock", "dead", status=503, retry_after_s=None)
+    assert cooldowns.cooling("mock", "dead") == MAX_BACKOFF_S
