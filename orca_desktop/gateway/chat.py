@@ -356,23 +356,23 @@ class ChatExchange:
     async def _first_output(
         self, resp: ClientResponse, cleaner: StreamFilter, cand: Candidate
     ) -> bytes:
-        """Read until the first content (or an upstream error frame); failures here can
-        still fall back. Frames before it (the role-only opening) are held back with it,
-        so a provider that drops the stream before saying anything is not a truncation."""
-        held = b""
+        """Read until the cleaner has bytes for the client; failures here can still fall back.
+
+        Nothing is held back once it is ready (issue #5: chunks pass through as they
+        arrive), so the first frame, usually the role-only opening, is the first byte:
+        a provider that drops the stream after it ends that stream with an error frame.
+        """
         try:
             async for chunk in resp.content.iter_any():
                 out = cleaner.feed(chunk)
                 if out:
-                    held += out
-                    if cleaner.first_content or cleaner.error is not None:
-                        return held
+                    return out
         except (ClientError, OSError) as exc:
             raise UpstreamFailure(
                 0, f"{cand.via} dropped the stream before the first byte: {_describe(exc)}"
             ) from None
         if cleaner.saw_done or cleaner.finish_reason is not None or cleaner.usage is not None:
-            return held + cleaner.finish()  # a complete answer without content
+            return cleaner.finish()  # a complete answer without content
         raise UpstreamFailure(502, f"{cand.via} ended the stream without any data")
 
     async def _pump(

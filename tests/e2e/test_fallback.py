@@ -32,13 +32,11 @@ FAILURES: dict[str, tuple[Step, int, str]] = {
     "429": (Fail(429, retry_after=7), 429, "HTTP 429"),
     "timeout": (Reply(first_byte_delay=2.0), 0, "mock"),
     "drop": (Drop(), 0, "mock"),
-    "drop-at-stream-start": (Reply(drop_after_chunks=0), 0, "dropped"),
 }
 CASES = [
     pytest.param(name, stream, id=f"{name}-{'stream' if stream else 'json'}")
     for name in FAILURES
     for stream in (False, True)
-    if not (name == "drop-at-stream-start" and not stream)  # only a stream has chunks
 ]
 
 
@@ -224,9 +222,16 @@ async def test_cool_down_holds_for_the_upstream_id_actually_called(
 # -- after the first byte ------------------------------------------------------------
 
 
-async def test_stream_dropped_mid_way_ends_with_an_error_frame(gateway: Gateway) -> None:
+@pytest.mark.parametrize(
+    ("after", "content"), [(3, "one two three "), (0, "")], ids=["mid-way", "after-opening"]
+)
+async def test_stream_dropped_mid_way_ends_with_an_error_frame(
+    gateway: Gateway, after: int, content: str
+) -> None:
+    # the opening (role) frame is passed on at once, never held: from then on it is too
+    # late to fall back
     gateway.fake.script(
-        "fake-small", Reply(content="one two three four five six", drop_after_chunks=3)
+        "fake-small", Reply(content="one two three four five six", drop_after_chunks=after)
     )
     gateway.fake.script("fake-mid", Reply(content="never"))
 
@@ -241,10 +246,11 @@ async def test_stream_dropped_mid_way_ends_with_an_error_frame(gateway: Gateway)
     assert frames[-2].startswith("data: ")
     error = json.loads(frames[-2][6:])["error"]
     assert "mock" in error["message"] and error["type"]
-    content = "".join(
+    received = "".join(
         (json.loads(f[6:])["choices"][0]["delta"].get("content") or "") for f in frames[:-2]
     )
-    assert content == "one two three "
+    assert received == content
+    assert json.loads(frames[0][6:])["choices"][0]["delta"]["role"] == "assistant"
     assert gateway.fake.received_for("fake-mid") == []  # too late to fall back
     [record] = await gateway.records(1)
     assert record["id"] == headers["X-Orca-Request-Id"]
