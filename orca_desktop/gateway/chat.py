@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
@@ -21,7 +20,13 @@ from aiohttp import ClientError, ClientResponse, web
 
 from orca_desktop.events import KeyStatusChanged, RequestFinished
 from orca_desktop.gateway import headers as H
-from orca_desktop.gateway.context import CONTEXT, GatewayContext, client_of, new_request_id
+from orca_desktop.gateway.context import (
+    CONTEXT,
+    GatewayContext,
+    client_of,
+    new_request_id,
+    utc_now_iso,
+)
 from orca_desktop.gateway.sse import StreamCleaner
 from orca_desktop.providers.base import Provider
 from orca_desktop.routing import RoutingError, requirements_of
@@ -103,7 +108,7 @@ class ChatExchange:
         self.first_byte_ns: int | None = None
         self.record = RequestRecord(
             id=new_request_id(),
-            started_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            started_at=utc_now_iso(),
             endpoint=self.endpoint,
             client=client_of(request.headers.get("User-Agent")),
         )
@@ -266,13 +271,15 @@ class ChatExchange:
     async def _json_from(self, cand: Candidate, payload: bytes, started: int) -> web.StreamResponse:
         server = self.ctx.config.server
         try:
-            async with asyncio.timeout(server.first_byte_timeout_s):
+            # one timer for both waits: the head within first_byte_timeout_s, then the
+            # body within idle_timeout_s of the head
+            async with asyncio.timeout(server.first_byte_timeout_s) as deadline:
                 resp = await self._open(cand, payload)
-            try:
-                async with asyncio.timeout(server.idle_timeout_s):
+                deadline.reschedule(asyncio.get_running_loop().time() + server.idle_timeout_s)
+                try:
                     body = await resp.read()
-            finally:
-                resp.release()
+                finally:
+                    resp.release()
             data = orjson.loads(body)
         except TimeoutError:
             raise UpstreamFailure(0, f"{cand.via} timed out") from None

@@ -6,7 +6,9 @@ application under `CONTEXT`. Reachability is recomputed only when keys change.
 
 from __future__ import annotations
 
+import itertools
 import os
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -58,8 +60,29 @@ class GatewayContext:
 CONTEXT: web.AppKey[GatewayContext] = web.AppKey("orca_context", GatewayContext)
 
 
+_ID_PREFIX = "orq_" + os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return "orq_" + os.urandom(9).hex()
+    """Unique across restarts (random per-process prefix) and cheap (no syscall per id)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+
+
+_SECOND: list[object] = [-1, ""]
+
+
+def utc_now_iso() -> str:
+    """Now as ISO 8601 UTC with milliseconds ('2026-11-22T04:00:00.123Z').
+
+    The seconds part is formatted once a second; this runs on every request.
+    """
+    now = time.time()
+    second = int(now)
+    if _SECOND[0] != second:
+        _SECOND[0] = second
+        _SECOND[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_SECOND[1]}.{int((now - second) * 1000):03d}Z"
 
 
 _CLIENTS = (
