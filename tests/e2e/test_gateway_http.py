@@ -134,15 +134,17 @@ async def test_loopback_host_names_are_fine(gateway: Gateway, host: str) -> None
 async def test_foreign_origin_is_a_403_and_allowed_origin_works(
     gateway_factory: GatewayFactory,
 ) -> None:
-    gw = await gateway_factory(extra="")
+    gw = await gateway_factory(server_extra='allowed_origins = ["https://app.example"]')
+    gw.fake.script("fake-small", Reply(content="ok"))
     status, _, data = await post(gw, headers={"Origin": "https://evil.example"})
     assert status == 403 and "Origin" in _error(data)["message"]
+    status, _, data = await post(gw, headers={"Origin": "https://app.example"})
+    assert status == 200 and data["choices"][0]["message"]["content"] == "ok"
+    assert len(gw.fake.requests) == 1  # only the allowed page reached the provider
 
 
 async def test_body_over_the_limit_is_a_413(gateway_factory: GatewayFactory) -> None:
-    gw = await gateway_factory()
-    gw.core.config.server.max_body_mb = 0.01
-    gw.core._ctx.config.server.max_body_mb = 0.01  # the limit the handler reads
+    gw = await gateway_factory(server_extra="max_body_mb = 0.01")
     big = {**GOOD, "messages": [{"role": "user", "content": "x" * 20_000}]}
     status, _, data = await post(gw, big)
     assert status == 413 and _error(data)["code"] == "request_too_large"
