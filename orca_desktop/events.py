@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RequestReceived:
-    """An authenticated request arrived on a routed endpoint and passed the size limit."""
+    """An authenticated request on a routed endpoint passed validation; routing comes next.
+
+    Rejected requests (400, 413, 401) never fire it; every request that does fire it
+    later fires exactly one `RequestFinished` with the same id.
+    """
 
     request_id: str
     at_ns: int

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import ClientError, ClientResponse, web
 
-from orca_desktop.events import KeyStatusChanged, RequestFinished
+from orca_desktop.events import KeyStatusChanged, RequestFinished, RequestReceived
 from orca_desktop.gateway import headers as H
 from orca_desktop.gateway.context import (
     CONTEXT,
@@ -147,6 +147,15 @@ class ChatExchange:
         fallbacks, route, forward = _split_routing_keys(body)
         self.record.requested_model = body["model"]
         self.record.stream = stream = body.get("stream") is True
+        self.ctx.hub.publish(
+            RequestReceived(
+                self.record.id,
+                time.monotonic_ns(),
+                self.endpoint,
+                body["model"],
+                self.record.client,
+            )
+        )
         decision = self._decide(body, fallbacks, route)
         keep_usage = self._ask_for_usage(body, forward, stream)
         try:

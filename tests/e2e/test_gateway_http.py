@@ -221,3 +221,23 @@ async def test_every_authenticated_request_gets_a_record(gateway: Gateway) -> No
             await asyncio.sleep(0.05)
     assert [r["status"] for r in records] == [404, 400, 200]
     assert records[2]["provider"] == "mock" and records[2]["byok"] is True
+
+
+async def test_a_request_is_announced_when_it_arrives_and_when_it_ends(gateway: Gateway) -> None:
+    from orca_desktop.events import RequestFinished, RequestReceived
+
+    seen: list[object] = []
+    gateway.core.hub.subscribe(seen.append)
+    gateway.fake.script("fake-small", Reply(content="slow", first_byte_delay=0.2))
+    task = asyncio.ensure_future(post(gateway))
+    for _ in range(100):
+        if any(isinstance(e, RequestReceived) for e in seen):
+            break
+        await asyncio.sleep(0.01)
+    arrived = [e for e in seen if isinstance(e, RequestReceived)]
+    assert len(arrived) == 1 and not any(isinstance(e, RequestFinished) for e in seen)
+    assert arrived[0].requested_model == "fake-small" and arrived[0].client == "aiohttp"
+    status, headers, _ = await task
+    finished = [e for e in seen if isinstance(e, RequestFinished)]
+    assert status == 200 and len(finished) == 1
+    assert finished[0].request_id == arrived[0].request_id == headers["X-Orca-Request-Id"]
