@@ -33,7 +33,13 @@ from orca_desktop.config import (
     load_config,
     save_config,
 )
-from orca_desktop.events import EventHub, GatewayStateChanged, KeyStatusChanged, RequestFinished
+from orca_desktop.events import (
+    Event,
+    EventHub,
+    GatewayStateChanged,
+    KeyStatusChanged,
+    RequestFinished,
+)
 from orca_desktop.gateway.auth import Gate
 from orca_desktop.gateway.context import GatewayContext
 from orca_desktop.gateway.local_api import LocalApiDeps, add_local_api
@@ -311,7 +317,7 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
         if opts.live_view:
             recent = await asyncio.get_running_loop().run_in_executor(None, store.recent, 500)
             live.load(recent)
-            hub.subscribe(lambda event: live.apply((event,)))
+            hub.subscribe(_live_sink(live))
 
         ctx = GatewayContext(
             config=routing_config,
@@ -370,6 +376,13 @@ def _freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _live_sink(live: LiveView) -> Callable[[Event], None]:
+    def on_event(event: Event) -> None:
+        live.apply((event,))
+
+    return on_event
 
 
 def _telemetry_sink(store: SqliteStore, stats: Stats) -> Any:

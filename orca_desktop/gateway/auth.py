@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from orca_desktop.wire.errors import anthropic_error_body, openai_error_body
 
@@ -96,9 +97,7 @@ def error_response(
     return web.Response(status=status, body=body, content_type="application/json")
 
 
-def make_gate_middleware(
-    gate: Gate,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_gate_middleware(gate: Gate) -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not gate.host_allowed(request.headers.get("Host")):

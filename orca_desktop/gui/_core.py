@@ -58,11 +58,15 @@ class CoreLike(Protocol):
     """The `Core` facade from `app.py` (docs/ARCHITECTURE.md). `enable_demo` is optional."""
 
     hub: EventHub
-    live: LiveViewLike
     config: Config
     demo: bool
-    base_url: str
-    paused: bool
+
+    @property
+    def live(self) -> LiveViewLike: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def paused(self) -> bool: ...
 
     def token(self) -> str: ...
     async def pause(self) -> None: ...

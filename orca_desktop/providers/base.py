@@ -40,14 +40,14 @@ class ProviderConfigError(ValueError):
 def resolve_providers(config: Config) -> dict[str, ProviderSpec]:
     """Presets plus configured providers, configured fields winning."""
     specs: dict[str, ProviderSpec] = {}
-    for pid, preset in PRESETS.items():
+    for pid, builtin in PRESETS.items():
         specs[pid] = ProviderSpec(
             id=pid,
-            label=preset.label,
-            kind=preset.kind,
-            base_url=preset.base_url,
-            keyless=preset.keyless,
-            hosted_router=preset.hosted_router,
+            label=builtin.label,
+            kind=builtin.kind,
+            base_url=builtin.base_url,
+            keyless=builtin.keyless,
+            hosted_router=builtin.hosted_router,
             configured=False,
         )
     for pid, pc in config.providers.items():

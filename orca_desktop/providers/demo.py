@@ -108,7 +108,7 @@ def demo_config(base: Config, base_url: str) -> Config:
             context_window=ctx,
             max_output_tokens=16_384,
             capabilities=list(caps),
-        )  # type: ignore[arg-type]
+        )
         for mid, pid, inp, out, ctx, caps, _ in _MODELS
     ]
     cfg = base.model_copy(deep=True)
