@@ -28,9 +28,18 @@ import keyring
 import platformdirs
 import pytest
 import qasync
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from PySide6.QtWidgets import QApplication
 
 from orca_desktop.keystore import KeyStore
+
+# Property tests judge correctness, not speed: a loaded CI machine must not turn slow
+# input generation or a slow example into a failure.
+hypothesis_settings.register_profile(
+    "orca", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("orca")
 
 # Before pytest-qt creates the QApplication; an explicit QT_QPA_PLATFORM (CI: xcb) wins.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
