@@ -24,7 +24,15 @@ from orca_desktop.config import Config, ConfigError, ModelConfig
 
 CAPABILITIES = frozenset({"tools", "vision", "json_schema", "reasoning"})
 
-DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
+def _bundled_catalog() -> Path:
+    """resources/catalog.json: beside the package in a checkout, inside it in a wheel."""
+    in_checkout = Path(__file__).resolve().parents[2] / "resources" / "catalog.json"
+    if in_checkout.is_file():
+        return in_checkout
+    return Path(__file__).resolve().parents[1] / "resources" / "catalog.json"
+
+
+DEFAULT_CATALOG_PATH = _bundled_catalog()
 
 # Our provider ids where genai-prices names the provider differently.
 GENAI_PRICES_PROVIDERS: Mapping[str, str] = {"gemini": "google", "xai": "x-ai"}
