@@ -455,6 +455,7 @@ async def desktop_main(opts: Options, *, show_window: bool = False) -> int:
             async with open_core(opts) as core:
                 core.restart_in_demo = _restarter(restart, replace(opts, demo=True), quit_event)
                 gui = run_gui(core, quit_event, show_window=show_window)
+                _freeze_startup_objects()  # the window's widgets live as long as the core
                 try:
                     await quit_event.wait()
                 finally:
