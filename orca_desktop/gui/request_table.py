@@ -41,7 +41,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("overhead", "Overhead"),
     ("latency", "Latency"),
     ("ttft", "TTFT"),
-    ("tokens", "Tokens in/out"),
+    ("tokens", "Tokens"),  # "in / out" in each cell
     ("cost", "Cost"),
     ("saved", "Saved"),
 )
