@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import ClientResponse
+from yarl import URL
 
 from orca_desktop.config import ServerConfig
 from orca_desktop.providers.base import ProviderSpec
@@ -41,7 +42,7 @@ class AnthropicProvider(OpenAICompatProvider):
 
     def __init__(self, spec: ProviderSpec, server: ServerConfig) -> None:
         super().__init__(dataclasses.replace(spec, base_url=api_root(spec.base_url)), server)
-        self._messages_url = f"{self.spec.base_url}/messages"
+        self._messages_url = URL(f"{self.spec.base_url}/messages")
 
     def _native_headers(
         self, key: Secret | None, client: Mapping[str, str] | None = None

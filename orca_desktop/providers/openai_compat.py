@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, TCPConnector
+from yarl import URL
 
 from orca_desktop.config import ServerConfig
 from orca_desktop.providers.base import ProviderSpec
@@ -29,7 +30,8 @@ class OpenAICompatProvider:
         self.spec = spec
         self._server = server
         self._session: ClientSession | None = None
-        self._chat_url = f"{spec.base_url}/chat/completions"
+        # parsed once: a str URL is re-parsed by yarl on every request
+        self._chat_url = URL(f"{spec.base_url}/chat/completions")
         self._headers_cache: tuple[str | None, dict[str, str]] = ("", {})
 
     def _http(self) -> ClientSession:

@@ -23,5 +23,5 @@ def test_both_endpoints_hang_off_the_root() -> None:
     spec = ProviderSpec(id="anth", label="anth", kind="anthropic", base_url="http://h:1",
                         keyless=False, hosted_router=False, configured=True)
     provider = AnthropicProvider(spec, ServerConfig())
-    assert provider._messages_url == "http://h:1/v1/messages"
-    assert provider._chat_url == "http://h:1/v1/chat/completions"
+    assert str(provider._messages_url) == "http://h:1/v1/messages"
+    assert str(provider._chat_url) == "http://h:1/v1/chat/completions"
