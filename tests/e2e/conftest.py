@@ -120,6 +120,8 @@ def write_config(
     reference: str = "fake-large",
     server_extra: str = "",
 ) -> None:
+    """The test config; `{fake_url}` in `extra` becomes the fake provider's /v1 address."""
+    extra = extra.replace("{fake_url}", fake_url)
     path.write_text(
         f"""
 [server]
