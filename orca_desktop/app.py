@@ -177,18 +177,24 @@ class Core:
     # -- config -------------------------------------------------------------
 
     async def save_config(self, cfg: Config) -> None:
-        """Validate, write atomically (off the loop), and apply routing changes at once."""
+        """Validate, write atomically (off the loop), and apply routing changes at once.
+
+        The new catalog and router are built first: a config they reject (an
+        unknown model in a router, a cycle) raises ConfigError and the file on
+        disk is left as it was.
+        """
         validated = Config.model_validate(cfg.model_dump())
-        if not self.demo:
-            await asyncio.get_running_loop().run_in_executor(
-                None, save_config, self.config_path, validated
-            )
-        self.config = validated
         ctx = self._ctx
-        ctx.config = validated if not self.demo else ctx.config
-        if not self.demo:
-            ctx.catalog = Catalog.build(validated)
-            ctx.router = Router(ctx.catalog, validated, ctx.cooldowns, ctx.latency)
+        if self.demo:  # demo providers stay; nothing is written
+            self.config = validated
+            return
+        catalog = Catalog.build(validated)
+        router = Router(catalog, validated, ctx.cooldowns, ctx.latency)
+        await asyncio.get_running_loop().run_in_executor(
+            None, save_config, self.config_path, validated
+        )
+        self.config = ctx.config = validated
+        ctx.catalog, ctx.router = catalog, router
         ctx.refresh_reach()
 
     # -- keys ---------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""The Core facade the window calls: config changes apply at once and never break the file."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from orca_desktop.config import ConfigError, RouterConfig
+from tests.e2e.conftest import Gateway
+from tests.fake_provider import Reply
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_a_saved_router_answers_at_once(gateway: Gateway) -> None:
+    cfg = gateway.core.config.model_copy(deep=True)
+    cfg.routers["quick"] = RouterConfig(strategy="fallback", models=["fake-mid", "fake-small"])
+    await gateway.core.save_config(cfg)
+    assert "[routers.quick]" in gateway.config_path.read_text()
+    gateway.fake.script("fake-mid", Reply(content="from the new router"))
+    async with aiohttp.ClientSession(headers=gateway.auth) as http:
+        body = {"model": "orcarouter/quick", "messages": [{"role": "user", "content": "hi"}]}
+        async with http.post(f"{gateway.base_url}/chat/completions", json=body) as resp:
+            assert resp.status == 200
+            assert resp.headers["X-Orca-Route"] == "quick/fallback"
+            assert (await resp.json())["choices"][0]["message"]["content"] == "from the new router"
+
+
+async def test_a_config_the_router_rejects_is_not_written(gateway: Gateway) -> None:
+    before = gateway.config_path.read_text()
+    cfg = gateway.core.config.model_copy(deep=True)
+    cfg.routers["broken"] = RouterConfig(strategy="cheapest", models=["no-such-model"])
+    with pytest.raises(ConfigError):
+        await gateway.core.save_config(cfg)
+    assert gateway.config_path.read_text() == before
+    assert "broken" not in gateway.core.config.routers
