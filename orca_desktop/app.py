@@ -22,22 +22,19 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from orca_desktop.config import (
     Config,
     default_config_path,
     default_data_dir,
     load_config,
-    save_config,
 )
+from orca_desktop.core import Core
 from orca_desktop.events import (
     Event,
     EventHub,
-    GatewayStateChanged,
-    KeyStatusChanged,
     RequestFinished,
 )
 from orca_desktop.gateway.auth import Gate
@@ -56,7 +53,6 @@ from orca_desktop.telemetry.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
-KeyState = Literal["keyring", "env", "missing", "local"]
 KEYRING_SERVICE_ENV = "ORCA_KEYRING_SERVICE"
 """Keyring service name override; tests use a throwaway one so they never touch real keys."""
 
@@ -76,193 +72,6 @@ class Options:
     demo: bool = False
     live_view: bool = False
     """Keep `Core.live` (recent rows, for a window's first snapshot) fed; the desktop app does."""
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderState:
-    id: str
-    label: str
-    kind: str
-    state: KeyState
-    hosted_router: bool
-    configured: bool
-
-
-@dataclass(frozen=True, slots=True)
-class KeyTest:
-    ok: bool
-    message: str
-
-
-class Core:
-    """The one facade the GUI and the CLI call; it never exposes a key after it is saved."""
-
-    def __init__(
-        self,
-        *,
-        config: Config,
-        config_path: Path,
-        data_dir: Path,
-        ctx: GatewayContext,
-        server: GatewayServer,
-        gate: Gate,
-        hub: EventHub,
-        live: LiveView,
-        stats: Stats,
-        store: SqliteStore,
-        keystore: KeyStore,
-        token: str,
-        keyring_error: str | None,
-    ) -> None:
-        self.config = config
-        self.config_path = config_path
-        self.data_dir = data_dir
-        self.hub = hub
-        self.live = live
-        self.demo = ctx.demo
-        self.keyring_error = keyring_error
-        self._ctx = ctx
-        self._server = server
-        self._gate = gate
-        self._stats = stats
-        self._store = store
-        self._keystore = keystore
-        self._token = token
-        self.restart_in_demo: Callable[[], object] | None = None
-        """Set by the desktop app: restart the core with demo providers."""
-
-    # -- gateway state ------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def paused(self) -> bool:
-        return self._ctx.paused
-
-    def token(self) -> str:
-        return self._token
-
-    async def pause(self) -> None:
-        self._ctx.paused = True
-        self._announce("paused")
-
-    async def resume(self) -> None:
-        self._ctx.paused = False
-        self._announce("running")
-
-    async def set_port(self, port: int) -> None:
-        """Listen on `port` instead, without restarting the app; saved to the config."""
-        await self._server.move_to(port)
-        cfg = self.config.model_copy(deep=True)
-        cfg.server.port = self._server.port
-        await self.save_config(cfg)
-        self._announce("paused" if self.paused else "running")
-
-    def _announce(
-        self, state: Literal["running", "paused", "stopped", "error"], detail: str | None = None
-    ) -> None:
-        self.hub.publish(GatewayStateChanged(time.monotonic_ns(), state, self.base_url, detail))
-
-    def enable_demo(self) -> None:
-        """Switch to demo providers (desktop app only; the CLI uses --demo)."""
-        if self.restart_in_demo is not None and not self.demo:
-            self.restart_in_demo()
-
-    # -- config -------------------------------------------------------------
-
-    async def save_config(self, cfg: Config) -> None:
-        """Validate, write atomically (off the loop), and apply routing changes at once.
-
-        The new catalog and router are built first: a config they reject (an
-        unknown model in a router, a cycle) raises ConfigError and the file on
-        disk is left as it was.
-        """
-        validated = Config.model_validate(cfg.model_dump())
-        ctx = self._ctx
-        if self.demo:  # demo providers stay; nothing is written
-            self.config = validated
-            return
-        catalog = Catalog.build(validated)
-        router = Router(catalog, validated, ctx.cooldowns, ctx.latency)
-        await asyncio.get_running_loop().run_in_executor(
-            None, save_config, self.config_path, validated
-        )
-        self.config = ctx.config = validated
-        ctx.catalog, ctx.router = catalog, router
-        ctx.refresh_reach()
-
-    # -- keys ---------------------------------------------------------------
-
-    def provider_states(self) -> list[ProviderState]:
-        out = []
-        for spec in self._ctx.specs.values():
-            if self.demo != (spec.kind == "demo"):
-                continue
-            if spec.keyless:
-                state: KeyState = "local"
-            else:
-                state = self._keystore.source(spec.id)
-            out.append(
-                ProviderState(
-                    spec.id, spec.label, spec.kind, state, spec.hosted_router, spec.configured
-                )
-            )
-        return out
-
-    async def save_key(self, provider: str, key: str) -> None:
-        await run_off_loop(lambda: self._keystore.set(provider, key))
-        self._ctx.refresh_reach()
-        self.hub.publish(KeyStatusChanged(time.monotonic_ns(), provider, "saved"))
-
-    async def delete_key(self, provider: str) -> bool:
-        deleted = await run_off_loop(lambda: self._keystore.delete(provider))
-        self._ctx.refresh_reach()
-        self.hub.publish(KeyStatusChanged(time.monotonic_ns(), provider, "deleted"))
-        return deleted
-
-    async def test_key(self, provider: str) -> KeyTest:
-        """Ask the provider's models endpoint with the stored key."""
-        result = await test_provider_key(self._ctx, provider)
-        status: Literal["ok", "rejected", "unreachable"] = (
-            "ok" if result.ok else "rejected" if "rejected" in result.message else "unreachable"
-        )
-        self.hub.publish(KeyStatusChanged(time.monotonic_ns(), provider, status, result.message))
-        return result
-
-    # -- telemetry ----------------------------------------------------------
-
-    def stats(self) -> dict[str, Any]:
-        return self._stats.to_json(datetime.now(UTC))
-
-    def series(self, resolution: Literal["minute", "hour"] = "minute", points: int = 60) -> Any:
-        """Chart buckets of spend, savings and overhead (see `Stats.series`)."""
-        return self._stats.series(resolution, now=datetime.now(UTC), points=points)
-
-    @property
-    def stats_model(self) -> Stats:
-        return self._stats
-
-    def recent(self, limit: int = 200) -> list[Any]:
-        """Blocking read of recent records from the store (call in an executor)."""
-        return self._store.recent(limit)
-
-
-async def test_provider_key(ctx: GatewayContext, provider: str) -> KeyTest:
-    spec = ctx.specs.get(provider)
-    client = ctx.providers.get(provider)
-    if spec is None or client is None:
-        return KeyTest(False, f"unknown provider {provider!r}")
-    key = ctx.keystore.get(provider)
-    if key is None and not spec.keyless:
-        return KeyTest(False, f"no key for {provider}: run `orca-desktop keys set {provider}`")
-    status, message = await client.list_models(key)
-    return KeyTest(status == 200, message)
 
 
 def _make_provider(spec: ProviderSpec, cfg: Config) -> Provider:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from orca_desktop import __version__
-from orca_desktop.app import Core, Options, make_keystore, serve
+from orca_desktop.app import Options, make_keystore, serve
 from orca_desktop.config import ConfigError, default_config_path, load_config
+from orca_desktop.core import Core
 from orca_desktop.keystore import KeyStore, NoSecureKeyring
 from orca_desktop.providers.base import ProviderConfigError, resolve_providers
 

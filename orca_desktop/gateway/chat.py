@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from aiohttp import ClientError, ClientResponse, web
@@ -28,10 +28,20 @@ from orca_desktop.gateway.context import (
     utc_now_iso,
 )
 from orca_desktop.gateway.sse import StreamCleaner
+from orca_desktop.gateway.upstream import (
+    StreamFilter,
+    UpstreamFailure,
+    UpstreamRefusal,
+    all_failed_status,
+    describe,
+    retry_after,
+    upstream_message,
+    usage_from,
+)
 from orca_desktop.providers.base import Provider
 from orca_desktop.routing import RoutingError, requirements_of
 from orca_desktop.routing.router import Candidate, RouteDecision
-from orca_desktop.telemetry.pricing import Usage, cost_usd
+from orca_desktop.telemetry.pricing import cost_usd
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
 from orca_desktop.wire.errors import ApiError, openai_error_body
 from orca_desktop.wire.openai import parse_json_body, validate_chat_request, without_router_fields
@@ -43,46 +53,6 @@ _MAX_ERROR_BODY = 64 * 1024
 _SHOWN_UNREACHABLE = 3
 """Candidates excluded only for a missing key are many in a big catalog; the record
 keeps the cheapest few (they say which key would save money) and drops the rest."""
-
-
-class UpstreamFailure(Exception):
-    """One attempt failed in a way that allows the next candidate (before the first byte)."""
-
-    def __init__(self, status: int, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after_s = retry_after_s
-
-
-class UpstreamRefusal(Exception):
-    """The provider refused the request itself (a 4xx that another model would refuse too)."""
-
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-class StreamFilter(Protocol):
-    """What an exchange needs from the sans-I/O filter between upstream and client
-    bytes: `StreamCleaner` here, a dialect translator on other endpoints."""
-
-    @property
-    def usage(self) -> dict[str, Any] | None: ...  # OpenAI-shaped usage, for accounting
-    @property
-    def model(self) -> str | None: ...
-    @property
-    def error(self) -> Any: ...
-    @property
-    def saw_done(self) -> bool: ...
-    @property
-    def first_content(self) -> bool: ...
-    @property
-    def finish_reason(self) -> str | None: ...
-    def feed(self, data: bytes) -> bytes: ...
-    def finish(self) -> bytes: ...
-    def error_tail(self, message: str) -> bytes: ...
 
 
 async def handle_chat(request: web.Request) -> web.StreamResponse:
@@ -221,7 +191,7 @@ class ChatExchange:
                 failures.append(f"{cand.via}/{cand.model.id}: {failure.message}")
         detail = "; ".join(failures) or "no candidate could be tried"
         raise ApiError(
-            _all_failed_status(self.record.attempts),
+            all_failed_status(self.record.attempts),
             f"every candidate failed: {detail}",
             code="upstream_failed",
         )
@@ -253,9 +223,9 @@ class ChatExchange:
         try:
             resp = await self._send(provider, cand, payload)
         except ClientError as exc:
-            raise UpstreamFailure(0, f"cannot reach {cand.via}: {_describe(exc)}") from None
+            raise UpstreamFailure(0, f"cannot reach {cand.via}: {describe(exc)}") from None
         except OSError as exc:
-            raise UpstreamFailure(0, f"cannot reach {cand.via}: {_describe(exc)}") from None
+            raise UpstreamFailure(0, f"cannot reach {cand.via}: {describe(exc)}") from None
         if resp.status == 200:
             return resp
         try:
@@ -272,8 +242,8 @@ class ChatExchange:
         if status in (401, 408, 429) or status >= 500:
             raise UpstreamFailure(
                 status,
-                _upstream_message(status, body, cand.via),
-                _retry_after(resp.headers.get("Retry-After")),
+                upstream_message(status, body, cand.via),
+                retry_after(resp.headers.get("Retry-After")),
             )
         raise UpstreamRefusal(status, body)
 
@@ -294,7 +264,7 @@ class ChatExchange:
             raise UpstreamFailure(0, f"{cand.via} timed out") from None
         except (ClientError, OSError) as exc:
             raise UpstreamFailure(
-                0, f"{cand.via} dropped the connection: {_describe(exc)}"
+                0, f"{cand.via} dropped the connection: {describe(exc)}"
             ) from None
         except orjson.JSONDecodeError:
             raise UpstreamFailure(502, f"{cand.via} answered with invalid JSON") from None
@@ -385,7 +355,7 @@ class ChatExchange:
                     return out
         except (ClientError, OSError) as exc:
             raise UpstreamFailure(
-                0, f"{cand.via} dropped the stream before the first byte: {_describe(exc)}"
+                0, f"{cand.via} dropped the stream before the first byte: {describe(exc)}"
             ) from None
         if cleaner.saw_done or cleaner.finish_reason is not None or cleaner.usage is not None:
             return cleaner.finish()  # a complete answer without content
@@ -426,7 +396,7 @@ class ChatExchange:
                 self.record.status, self.record.error = 499, "client disconnected"
                 return False
             tail = self._stream_fault(
-                cleaner, cand, f"{cand.via} dropped the stream: {_describe(exc)}"
+                cleaner, cand, f"{cand.via} dropped the stream: {describe(exc)}"
             )
         if tail:
             await response.write(tail)
@@ -497,7 +467,7 @@ class ChatExchange:
         )
 
     def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
-        message = _upstream_message(
+        message = upstream_message(
             refusal.status,
             refusal.body,
             self.record.attempts[-1].provider if self.record.attempts else "provider",
@@ -541,26 +511,6 @@ class ChatExchange:
             rec.reference_cost_usd = cost_usd(ref, usage)
             if rec.cost_usd is not None and rec.reference_cost_usd is not None:
                 rec.savings_usd = rec.reference_cost_usd - rec.cost_usd
-
-
-def usage_from(raw: dict[str, Any]) -> Usage:
-    """OpenAI usage object → Usage (missing detail fields are 0)."""
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
-    if not isinstance(prompt_details, dict):
-        prompt_details = {}
-    if not isinstance(completion_details, dict):
-        completion_details = {}
-    return Usage(
-        prompt=_int(raw.get("prompt_tokens")),
-        completion=_int(raw.get("completion_tokens")),
-        cached=_int(prompt_details.get("cached_tokens")),
-        reasoning=_int(completion_details.get("reasoning_tokens")),
-    )
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _split_routing_keys(body: dict[str, Any]) -> tuple[list[str], str | None, dict[str, Any]]:
@@ -608,54 +558,9 @@ def _candidate_views(decision: RouteDecision) -> list[CandidateView]:
     return views
 
 
-def _all_failed_status(attempts: list[Attempt]) -> int:
-    statuses = {a.status for a in attempts}
-    if statuses and statuses <= {429}:
-        return 503
-    if 0 in statuses and not any(s >= 500 for s in statuses):
-        return (
-            504
-            if all("timed out" in (a.error or "") or "within" in (a.error or "") for a in attempts)
-            else 502
-        )
-    return 502
-
-
-def _upstream_message(status: int, body: bytes, provider: str) -> str:
-    detail = ""
-    try:
-        parsed = orjson.loads(body)
-        err = parsed.get("error") if isinstance(parsed, dict) else None
-        if isinstance(err, dict):
-            detail = str(err.get("message") or "")
-        elif isinstance(err, str):
-            detail = err
-    except orjson.JSONDecodeError:
-        detail = body[:200].decode("utf-8", "replace")
-    hint = ""
-    if status in (401, 403):
-        hint = f" (check the key: `orca-desktop keys test {provider}`)"
-    text = f"{provider} answered HTTP {status}{hint}"
-    return f"{text}: {detail[:300]}" if detail else text
-
-
 def _client_gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
 def _header_safe(text: str) -> str:

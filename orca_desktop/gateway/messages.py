@@ -22,13 +22,9 @@ from orca_desktop.gateway._messages_stream import (
     TranslatedStream,
     openai_usage,
 )
-from orca_desktop.gateway.chat import (
-    ChatExchange,
-    StreamFilter,
-    UpstreamRefusal,
-    _upstream_message,
-)
+from orca_desktop.gateway.chat import ChatExchange
 from orca_desktop.gateway.context import CONTEXT, GatewayContext
+from orca_desktop.gateway.upstream import StreamFilter, UpstreamRefusal, upstream_message
 from orca_desktop.providers.anthropic import AnthropicProvider
 from orca_desktop.providers.base import Provider
 from orca_desktop.routing import requirements_of
@@ -116,7 +112,7 @@ class MessagesExchange(ChatExchange):
         """A provider's refusal (a 4xx another model would refuse too): an Anthropic
         provider's own error body as it is, anything else re-shaped."""
         attempts = self.record.attempts
-        message = _upstream_message(
+        message = upstream_message(
             refusal.status, refusal.body, attempts[-1].provider if attempts else "provider"
         )
         self.record.error = message

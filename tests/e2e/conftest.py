@@ -23,7 +23,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from orca_desktop.app import Core, Options, open_core
+from orca_desktop.app import Options, open_core
+from orca_desktop.core import Core
 from tests.fake_provider import FakeProvider
 
 TOKEN = "sk-orca-test-" + "t" * 24

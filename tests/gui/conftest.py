@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from orca_desktop.app import Core, Options, open_core
+from orca_desktop.app import Options, open_core
+from orca_desktop.core import Core
 from tests.fake_provider import FakeProvider, Reply
 
 T = TypeVar("T")
