@@ -61,6 +61,12 @@ def _error(data: Any) -> dict[str, Any]:
         ("stop", 5),
         ("parallel_tool_calls", "no"),
         ("user", 5),
+        ("stream_options", {"include_usage": "yes"}),
+        ("logit_bias", {"50256": 500}),
+        ("tools", [{"type": "function"}]),
+        ("messages", [{"role": "robot", "content": "x"}]),
+        ("extra_body", {"route": "cheapest"}),
+        ("route", "cheapest"),
     ],
 )
 async def test_out_of_range_field_is_a_400_naming_it(
