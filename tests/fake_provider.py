@@ -359,9 +359,9 @@ class FakeProvider:
         if isinstance(body, dict | list):
             return web.json_response(body, status=fail.status, headers=headers)
         data = body.encode() if isinstance(body, str) else bytes(body)
-        return web.Response(
-            body=data, status=fail.status, headers=headers, content_type="application/json"
-        )
+        if not any(k.lower() == "content-type" for k in headers):  # a script may set its own
+            headers["Content-Type"] = "application/json"
+        return web.Response(body=data, status=fail.status, headers=headers)
 
     def _drop(self, request: web.Request, rec: Received) -> web.StreamResponse:
         rec.completed = True  # the fake chose to end it; not a client disconnect

@@ -34,6 +34,7 @@ from orca_desktop.gateway.upstream import (
     UpstreamRefusal,
     all_failed_status,
     describe,
+    error_text,
     retry_after,
     upstream_message,
     usage_from,
@@ -352,6 +353,12 @@ class ChatExchange:
             async for chunk in resp.content.iter_any():
                 out = cleaner.feed(chunk)
                 if out:
+                    if cleaner.error is not None and not cleaner.first_content:
+                        # "200, then an error event" is a failure the client has not
+                        # seen yet: the next candidate can still answer
+                        raise UpstreamFailure(
+                            502, f"{cand.via} sent an error event: {error_text(cleaner.error)}"
+                        )
                     return out
         except (ClientError, OSError) as exc:
             raise UpstreamFailure(

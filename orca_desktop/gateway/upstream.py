@@ -118,3 +118,13 @@ def retry_after(value: str | None) -> float | None:
 def describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+def error_text(error: Any) -> str:
+    """The message of an upstream error object (OpenAI's or Anthropic's), short."""
+    if isinstance(error, dict):
+        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        message = inner.get("message") if isinstance(inner, dict) else None
+        if message:
+            return str(message)[:300]
+    return str(error)[:300]

@@ -336,3 +336,19 @@ async def test_route_other_than_fallback_is_a_400_naming_route(
     assert "route" in error["message"] and "fallback" in error["message"]
     assert "route" in (error["param"] or "")
     assert gateway.fake.requests == []
+
+
+async def test_a_stream_that_opens_with_an_error_event_falls_back(gateway: Gateway) -> None:
+    error_event = 'data: {"error": {"message": "model overloaded", "type": "server_error"}}\n\n'
+    gateway.fake.script(
+        "fake-small",
+        Fail(200, body=error_event, headers={"Content-Type": "text/event-stream"}),
+    )
+    gateway.fake.script("fake-mid", Reply(content="the next one answered"))
+    text, headers = await ask(
+        gateway, "fake-small", stream=True, extra_body={"models": ["fake-mid"]}
+    )
+    assert text == "the next one answered"
+    [record] = await gateway.records(1)
+    assert [a["status"] for a in record["attempts"]] == [502, 200]
+    assert "model overloaded" in record["attempts"][0]["error"]
