@@ -235,6 +235,7 @@ class ChatExchange:
             body = b""
         finally:
             resp.release()
+        body = self._without_key(cand.via, body)
         status = resp.status
         if status in (401, 403):
             self.ctx.hub.publish(
@@ -247,6 +248,16 @@ class ChatExchange:
                 retry_after(resp.headers.get("Retry-After")),
             )
         raise UpstreamRefusal(status, body)
+
+    def _without_key(self, provider: str, body: bytes) -> bytes:
+        """A provider's error body with the key it was sent blanked out: some echo it
+        ("Incorrect API key provided: …"), and the body reaches the client, the
+        record and the window."""
+        key = self.ctx.keystore.get(provider)
+        if key is None:
+            return body
+        raw = key.reveal().encode()
+        return body.replace(raw, b"****") if raw and raw in body else body
 
     async def _json_from(self, cand: Candidate, payload: bytes, started: int) -> web.StreamResponse:
         server = self.ctx.config.server

@@ -17,7 +17,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from orca_desktop.events import KeyStatusChanged
-from tests.e2e.conftest import MODELS, TOKEN, Gateway, GatewayFactory
+from tests.e2e.conftest import MODELS, PROVIDER_KEY, TOKEN, Gateway, GatewayFactory
 from tests.fake_provider import Drop, Fail, Reply, Step
 
 pytestmark = pytest.mark.asyncio
@@ -352,3 +352,18 @@ async def test_a_stream_that_opens_with_an_error_event_falls_back(gateway: Gatew
     [record] = await gateway.records(1)
     assert [a["status"] for a in record["attempts"]] == [502, 200]
     assert "model overloaded" in record["attempts"][0]["error"]
+
+
+async def test_a_provider_echoing_the_key_never_gets_it_to_the_client_or_the_record(
+    gateway: Gateway,
+) -> None:
+    echo = f"Incorrect API key provided: {PROVIDER_KEY}. Check your key."
+    gateway.fake.script("fake-small", Fail(401, message=echo))
+    gateway.fake.script("fake-mid", Fail(400, message=echo))  # a refusal, passed on as is
+    status, _, raw = await post(
+        gateway, {"model": "fake-small", "messages": MESSAGES, "models": ["fake-mid"]}
+    )
+    assert status == 400
+    assert PROVIDER_KEY.encode() not in raw and b"Incorrect API key provided: ****" in raw
+    [record] = await gateway.records(1)
+    assert PROVIDER_KEY not in json.dumps(record)
