@@ -238,6 +238,14 @@ def run_desktop(opts: Options, *, show_window: bool = False) -> int:
     import sys
     from dataclasses import replace
 
+    if not _display_available():
+        print(
+            "orca-desktop: no graphical display found (DISPLAY and WAYLAND_DISPLAY are unset).\n"
+            "Run `orca-desktop serve` for the gateway alone, or set QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
+        return 1
+
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -248,6 +256,15 @@ def run_desktop(opts: Options, *, show_window: bool = False) -> int:
     opts = replace(opts, live_view=True)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qapp)) as runner:
         return runner.run(desktop_main(opts, show_window=show_window))
+
+
+def _display_available() -> bool:
+    """False on a Linux box with no display, where Qt would abort with a cryptic fatal error."""
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 async def desktop_main(opts: Options, *, show_window: bool = False) -> int:

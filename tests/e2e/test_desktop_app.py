@@ -26,13 +26,29 @@ def _free_port() -> int:
 
 async def test_desktop_app_serves_demo_and_shuts_down_cleanly(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "ORCA_DESKTOP_TOKEN": TOKEN, "QT_QPA_PLATFORM": "offscreen",
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    env = {
+        **os.environ,
+        "ORCA_DESKTOP_TOKEN": TOKEN,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
     data = tmp_path / "data"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orca_desktop", "--demo", "--show-window",
-        "--config", str(tmp_path / "none.toml"), "--data-dir", str(data), "--port", str(port),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "orca_desktop",
+        "--demo",
+        "--show-window",
+        "--config",
+        str(tmp_path / "none.toml"),
+        "--data-dir",
+        str(data),
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
@@ -58,3 +74,24 @@ async def test_desktop_app_serves_demo_and_shuts_down_cleanly(tmp_path: Path) ->
     with sqlite3.connect(data / "telemetry.sqlite3") as conn:  # flushed on shutdown
         assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 3
     conn.close()
+
+
+async def test_without_a_display_the_app_says_to_use_serve(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "orca_desktop",
+        "--config",
+        str(tmp_path / "none.toml"),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 1
+    assert b"no graphical display" in err and b"orca-desktop serve" in err
