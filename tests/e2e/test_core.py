@@ -34,3 +34,21 @@ async def test_a_config_the_router_rejects_is_not_written(gateway: Gateway) -> N
         await gateway.core.save_config(cfg)
     assert gateway.config_path.read_text() == before
     assert "broken" not in gateway.core.config.routers
+
+
+async def test_a_port_change_moves_the_listener_without_a_restart(gateway: Gateway) -> None:
+    import socket
+
+    old_root = gateway.root
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        new_port = sock.getsockname()[1]
+    await gateway.core.set_port(new_port)
+    assert gateway.core.base_url == f"http://127.0.0.1:{new_port}/v1"
+    assert f"port = {new_port}" in gateway.config_path.read_text()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{new_port}/healthz") as resp:
+            assert resp.status == 200
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with http.get(f"{old_root}/healthz"):
+                pass
