@@ -65,7 +65,7 @@ def test_copy_actions_put_url_and_token_on_the_clipboard(
     tray.close()
 
 
-def test_pause_and_resume_call_the_core_and_change_the_icon(
+def test_pause_makes_the_gateway_answer_503_and_resume_restores_it(
     gui_core: Callable[..., GuiCore],
 ) -> None:
     gc = gui_core()
@@ -77,8 +77,12 @@ def test_pause_and_resume_call_the_core_and_change_the_icon(
         await until(lambda: gc.core.paused and tray.state == "paused", what="pause")
         assert "Resume gateway" in tray.actions_by_text()
         assert "paused" in tray.toolTip()
+        paused = await gc.chat("auto")
+        assert paused["status"] == 503
+        assert "paused" in paused["body"]["error"]["message"]
         tray.actions_by_text()["Resume gateway"].trigger()
         await until(lambda: not gc.core.paused and tray.state == "running", what="resume")
+        assert (await gc.chat("auto"))["status"] == 200
 
     gc.run(toggle())
     tray.close()
