@@ -152,6 +152,7 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
             token=lambda: token_bytes,
             allowed_origins=frozenset(config.server.allowed_origins),
             bind_host=config.server.host,
+            on_refused=stats.count_unauthenticated,
         )
         app = build_app(ctx, gate)
         closing = asyncio.Event()

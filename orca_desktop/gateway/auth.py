@@ -30,7 +30,8 @@ class Gate:
     token: Callable[[], bytes]
     allowed_origins: frozenset[str]
     bind_host: str
-    unauthenticated: int = 0
+    on_refused: Callable[[], None] = lambda: None
+    """Called for each request refused for its token (they are only counted)."""
     _host_ok: dict[str, bool] = field(default_factory=dict)
 
     def host_allowed(self, host_header: str | None) -> bool:
@@ -118,7 +119,7 @@ def make_gate_middleware(gate: Gate) -> Middleware:
                 code="forbidden_origin",
             )
         if (request.method, request.path) not in _LIVENESS and not gate.token_ok(request):
-            gate.unauthenticated += 1
+            gate.on_refused()
             return error_response(
                 request,
                 401,

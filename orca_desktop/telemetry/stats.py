@@ -255,8 +255,13 @@ class Stats:
         return self._all.snapshot()
 
     def to_json(self, now: datetime) -> dict[str, Any]:
-        """The `/orca/v1/stats` body: `{"today": {...}, "all_time": {...}}`."""
-        return {"today": self.today(now).to_json(), "all_time": self.all_time().to_json()}
+        """The `/orca/v1/stats` body: `{"today": {...}, "all_time": {...}}`, plus
+        `unauthenticated`: requests refused for their token since start-up."""
+        return {
+            "today": self.today(now).to_json(),
+            "all_time": self.all_time().to_json(),
+            "unauthenticated": self.unauthenticated,
+        }
 
     def series(
         self, resolution: Literal["minute", "hour"], *, now: datetime, points: int = 60

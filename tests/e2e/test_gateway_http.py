@@ -107,6 +107,7 @@ async def test_missing_or_wrong_token_is_a_401(gateway: Gateway, auth: str | Non
             assert "token" in _error(await resp.json())["message"]
             assert resp.headers.get("X-Orca-Request-Id", "").startswith("orq_")
     assert gateway.fake.requests == []
+    assert (await gateway.stats())["unauthenticated"] == 1  # counted, never recorded
 
 
 async def test_x_api_key_header_is_accepted(gateway: Gateway) -> None:

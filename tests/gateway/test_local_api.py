@@ -111,7 +111,7 @@ async def test_stats_sum_the_finished_requests(gateway: Gateway) -> None:
     gateway.deps.hub.publish(finished(make_record(1, cost_usd="0.1")))
     gateway.deps.hub.publish(finished(make_record(2, cost_usd="0.2", status=502)))
     body = await get_json(gateway, "/orca/v1/stats")
-    assert set(body) == {"today", "all_time"}
+    assert set(body) == {"today", "all_time", "unauthenticated"}
     assert body["all_time"]["requests"] == 2
     assert body["all_time"]["errors"] == 1
     assert body["all_time"]["cost_usd"] == 0.3
