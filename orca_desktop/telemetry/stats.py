@@ -71,12 +71,13 @@ def _bucket_value(index: int) -> float:
 
 
 @dataclass(slots=True)
-class _Totals:
+class _Sums:
+    """Counts and exact money of some requests; subclasses add an overhead summary."""
+
     requests: int = 0
     errors: int = 0
     cost_usd: Decimal = Decimal(0)
     savings_usd: Decimal = Decimal(0)
-    overhead: OverheadHistogram = field(default_factory=OverheadHistogram)
 
     def add(self, row: TotalsRow) -> None:
         self.requests += 1
@@ -86,7 +87,18 @@ class _Totals:
         if row.savings_usd is not None:
             self.savings_usd += row.savings_usd
         if row.overhead_ms is not None:
-            self.overhead.add(row.overhead_ms)
+            self._add_overhead(row.overhead_ms)
+
+    def _add_overhead(self, ms: float) -> None:
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class _Totals(_Sums):
+    overhead: OverheadHistogram = field(default_factory=OverheadHistogram)
+
+    def _add_overhead(self, ms: float) -> None:
+        self.overhead.add(ms)
 
     def snapshot(self) -> Totals:
         return Totals(
@@ -135,26 +147,15 @@ class SeriesPoint:
 
 
 @dataclass(slots=True)
-class _Bucket:
-    requests: int = 0
-    errors: int = 0
-    cost_usd: Decimal = Decimal(0)
-    savings_usd: Decimal = Decimal(0)
+class _Bucket(_Sums):
     overhead_sum_ms: float = 0.0
     overhead_count: int = 0
     overhead_max_ms: float | None = None
 
-    def add(self, row: TotalsRow) -> None:
-        self.requests += 1
-        self.errors += row.status >= 400
-        if row.cost_usd is not None:
-            self.cost_usd += row.cost_usd
-        if row.savings_usd is not None:
-            self.savings_usd += row.savings_usd
-        if row.overhead_ms is not None:
-            self.overhead_sum_ms += row.overhead_ms
-            self.overhead_count += 1
-            self.overhead_max_ms = max(self.overhead_max_ms or 0.0, row.overhead_ms)
+    def _add_overhead(self, ms: float) -> None:
+        self.overhead_sum_ms += ms
+        self.overhead_count += 1
+        self.overhead_max_ms = max(self.overhead_max_ms or 0.0, ms)
 
     def point(self, start: datetime) -> SeriesPoint:
         mean = self.overhead_sum_ms / self.overhead_count if self.overhead_count else None
