@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import openai
 import pytest
 import pytest_asyncio
 
@@ -29,6 +30,22 @@ from tests.fake_provider import FakeProvider
 
 TOKEN = "sk-orca-test-" + "t" * 24
 PROVIDER_KEY = "sk-mock-" + uuid.uuid4().hex
+
+ROUTED_HEADERS = (
+    "x-orca-request-id",
+    "x-orca-overhead-ms",
+    "x-orca-byok",
+    "x-orca-provider",
+    "x-orca-model",
+    "x-orca-route",
+)
+"""Headers every routed answer carries (PRODUCT.md, HTTP surface)."""
+
+
+def openai_client(gw: Gateway) -> openai.AsyncOpenAI:
+    """The official SDK pointed at the gateway with the local token; no SDK retries."""
+    return openai.AsyncOpenAI(base_url=gw.base_url, api_key=TOKEN, max_retries=0)
+
 
 MODELS = """
 [[models]]

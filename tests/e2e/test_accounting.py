@@ -13,23 +13,18 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
-import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from orca_desktop.events import RequestFinished
 from orca_desktop.telemetry.record import RequestRecord
-from tests.e2e.conftest import TOKEN, Gateway
+from tests.e2e.conftest import Gateway, openai_client
 from tests.fake_provider import Fail, Reply
 
 pytestmark = pytest.mark.asyncio
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 MONEY = ("cost_usd", "reference_cost_usd", "savings_usd")
-
-
-def client(gw: Gateway) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=gw.base_url, api_key=TOKEN, max_retries=0)
 
 
 def usd(value: float | None) -> Decimal | None:
@@ -58,7 +53,7 @@ async def post(gw: Gateway, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
 
 async def complete(gw: Gateway, model: str, *, stream: bool, **extra: Any) -> str:
     """One request through the openai SDK, read to the end; returns X-Orca-Request-Id."""
-    async with client(gw) as oa:
+    async with openai_client(gw) as oa:
         create = oa.chat.completions.with_raw_response.create
         if stream:
             raw_stream = await create(model=model, messages=MESSAGES, stream=True, **extra)

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import json
 
-import openai
 import pytest
 
-from tests.e2e.conftest import PROVIDER_KEY, TOKEN, Gateway
+from tests.e2e.conftest import PROVIDER_KEY, ROUTED_HEADERS, Gateway, openai_client
 from tests.fake_provider import Reply, ToolCall
 
 pytestmark = pytest.mark.asyncio
-
-ROUTED_HEADERS = (
-    "x-orca-request-id",
-    "x-orca-overhead-ms",
-    "x-orca-byok",
-    "x-orca-provider",
-    "x-orca-model",
-    "x-orca-route",
-)
-
-
-def client(gw: Gateway) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=gw.base_url, api_key=TOKEN, max_retries=0)
 
 
 async def test_non_stream_answer_has_body_and_all_headers(gateway: Gateway) -> None:
@@ -36,7 +22,7 @@ async def test_non_stream_answer_has_body_and_all_headers(gateway: Gateway) -> N
             served_model="fake-small-2025-01-01",
         ),
     )
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         raw = await oa.chat.completions.with_raw_response.create(
             model="fake-small", messages=[{"role": "user", "content": "2+2?"}]
         )
@@ -57,7 +43,7 @@ async def test_non_stream_answer_has_body_and_all_headers(gateway: Gateway) -> N
 
 async def test_stream_without_include_usage_has_no_usage_frame(gateway: Gateway) -> None:
     gateway.fake.script("fake-small", Reply(content="one two three four", chunks=4))
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         stream = await oa.chat.completions.create(
             model="fake-small", messages=[{"role": "user", "content": "count"}], stream=True
         )
@@ -75,7 +61,7 @@ async def test_stream_with_include_usage_ends_with_usage(gateway: Gateway) -> No
     gateway.fake.script(
         "fake-small", Reply(content="a b c", chunks=3, prompt_tokens=9, completion_tokens=3)
     )
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         stream = await oa.chat.completions.create(
             model="fake-small",
             messages=[{"role": "user", "content": "x"}],
@@ -90,7 +76,7 @@ async def test_stream_with_include_usage_ends_with_usage(gateway: Gateway) -> No
 
 async def test_stream_headers_are_routed_headers(gateway: Gateway) -> None:
     gateway.fake.script("fake-small", Reply(content="hi"))
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         raw = await oa.chat.completions.with_raw_response.create(
             model="mock/fake-small", messages=[{"role": "user", "content": "x"}], stream=True
         )
@@ -105,7 +91,7 @@ async def test_parallel_tool_calls_non_stream(gateway: Gateway) -> None:
     calls = [ToolCall("get_weather", '{"city": "Paris"}'), ToolCall("get_time", '{"tz": "CET"}')]
     gateway.fake.script("fake-small", Reply(tool_calls=calls))
     tools = [_tool("get_weather"), _tool("get_time")]
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         completion = await oa.chat.completions.create(
             model="fake-small",
             messages=[{"role": "user", "content": "weather and time"}],
@@ -129,7 +115,7 @@ async def test_streamed_tool_call_fragments_reassemble(gateway: Gateway) -> None
         ToolCall("get_time", '{"tz": "Europe/Paris"}'),
     ]
     gateway.fake.script("fake-small", Reply(tool_calls=calls, argument_fragment_chars=5))
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         stream = await oa.chat.completions.create(
             model="fake-small",
             messages=[{"role": "user", "content": "x"}],
@@ -160,7 +146,7 @@ async def test_odd_upstream_frames_are_cleaned(gateway: Gateway) -> None:
             unknown_events=True,
         ),
     )
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         stream = await oa.chat.completions.create(
             model="fake-small", messages=[{"role": "user", "content": "x"}], stream=True
         )
@@ -171,7 +157,7 @@ async def test_odd_upstream_frames_are_cleaned(gateway: Gateway) -> None:
 
 async def test_unknown_fields_pass_through_and_routing_keys_do_not(gateway: Gateway) -> None:
     gateway.fake.script("fake-small", Reply(content="ok"))
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         await oa.chat.completions.create(
             model="fake-small",
             messages=[{"role": "user", "content": "x"}],

@@ -17,7 +17,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.e2e.conftest import write_config
+from tests.e2e.conftest import ROUTED_HEADERS, write_config
 from tests.fake_provider import FakeProvider, Reply
 
 pytestmark = pytest.mark.asyncio
@@ -125,14 +125,7 @@ async def test_new_user_sets_a_key_and_serves_the_openai_sdk(
                     model="fake-small", messages=[{"role": "user", "content": "hi"}]
                 )
                 assert raw.parse().choices[0].message.content == "hello there"
-                for name in (
-                    "x-orca-request-id",
-                    "x-orca-overhead-ms",
-                    "x-orca-byok",
-                    "x-orca-provider",
-                    "x-orca-model",
-                    "x-orca-route",
-                ):
+                for name in ROUTED_HEADERS:
                     assert raw.headers.get(name), name
                 assert raw.headers["x-orca-byok"] == "true"
                 stream = await oa.chat.completions.create(

@@ -17,7 +17,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from orca_desktop.events import KeyStatusChanged
-from tests.e2e.conftest import MODELS, PROVIDER_KEY, TOKEN, Gateway, GatewayFactory
+from tests.e2e.conftest import MODELS, PROVIDER_KEY, Gateway, GatewayFactory, openai_client
 from tests.fake_provider import Drop, Fail, Reply, Step
 
 pytestmark = pytest.mark.asyncio
@@ -40,15 +40,11 @@ CASES = [
 ]
 
 
-def client(gw: Gateway) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=gw.base_url, api_key=TOKEN, max_retries=0)
-
-
 async def ask(
     gw: Gateway, model: str, *, stream: bool = False, **extra: Any
 ) -> tuple[str, dict[str, str]]:
     """(answer text, response headers) through the openai SDK."""
-    async with client(gw) as oa:
+    async with openai_client(gw) as oa:
         create = oa.chat.completions.with_raw_response.create
         if stream:
             raw_stream = await create(model=model, messages=MESSAGES, stream=True, **extra)
@@ -262,7 +258,7 @@ async def test_stream_dropped_mid_way_is_an_error_in_the_sdk(gateway: Gateway) -
         "fake-small", Reply(content="one two three four five six", drop_after_chunks=3)
     )
     got: list[str] = []
-    async with client(gateway) as oa:
+    async with openai_client(gateway) as oa:
         stream = await oa.chat.completions.create(
             model="fake-small", messages=MESSAGES, stream=True
         )

@@ -15,20 +15,19 @@ import aiohttp
 import anthropic
 import pytest
 
-from tests.e2e.conftest import PROVIDER_KEY, TOKEN, Gateway, GatewayFactory, write_config
+from tests.e2e.conftest import (
+    PROVIDER_KEY,
+    ROUTED_HEADERS,
+    TOKEN,
+    Gateway,
+    GatewayFactory,
+    write_config,
+)
 from tests.fake_provider import Fail, Reply, ToolCall
 
 pytestmark = pytest.mark.asyncio
 
 ANTH_KEY = "sk-ant-fake-" + uuid.uuid4().hex
-ROUTED_HEADERS = (
-    "x-orca-request-id",
-    "x-orca-overhead-ms",
-    "x-orca-byok",
-    "x-orca-provider",
-    "x-orca-model",
-    "x-orca-route",
-)
 HI = [{"role": "user", "content": "hi"}]
 WEATHER_TOOL = {
     "name": "get_weather",
