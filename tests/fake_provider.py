@@ -121,6 +121,7 @@ class Received:
     status: int = 0  # what the fake answered; 0 while undecided or for Drop
     disconnected: bool = False  # the client went away before the reply was complete
     completed: bool = False  # the whole reply was written
+    peer: Any = None  # the client's (host, port): equal ports mean one pooled connection
 
     @property
     def model(self) -> str | None:
@@ -251,6 +252,7 @@ class FakeProvider:
             raw,
             body,
             api,
+            peer=request.transport.get_extra_info("peername") if request.transport else None,
         )
         self.requests.append(rec)
         return rec

@@ -179,3 +179,17 @@ def _tool(name: str) -> dict[str, object]:
             "parameters": {"type": "object", "properties": {}},
         },
     }
+
+
+async def test_requests_to_a_provider_share_one_pooled_connection(gateway: Gateway) -> None:
+    gateway.fake.script("fake-small", Reply(content="ok"))
+    async with openai_client(gateway) as oa:
+        for stream in (False, True, False):
+            answer = await oa.chat.completions.create(
+                model="fake-small", messages=[{"role": "user", "content": "hi"}], stream=stream
+            )
+            if stream:
+                async for _ in answer:  # type: ignore[union-attr]
+                    pass
+    peers = {r.peer for r in gateway.fake.received_for("fake-small")}
+    assert len(gateway.fake.received_for("fake-small")) == 3 and len(peers) == 1

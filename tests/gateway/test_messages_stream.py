@@ -21,18 +21,35 @@ def event(kind: str, **fields: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n".encode()
 
 
-START = event("message_start", message={
-    "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x-2025",
-    "content": [], "stop_reason": None,
-    "usage": {"input_tokens": 10, "output_tokens": 1, "cache_read_input_tokens": 4,
-              "cache_creation_input_tokens": 2}})
+START = event(
+    "message_start",
+    message={
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-x-2025",
+        "content": [],
+        "stop_reason": None,
+        "usage": {
+            "input_tokens": 10,
+            "output_tokens": 1,
+            "cache_read_input_tokens": 4,
+            "cache_creation_input_tokens": 2,
+        },
+    },
+)
 BLOCK = event("content_block_start", index=0, content_block={"type": "text", "text": ""})
 DELTA = event("content_block_delta", index=0, delta={"type": "text_delta", "text": "hi"})
 PING = event("ping")
-END = (event("content_block_stop", index=0)
-       + event("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None},
-               usage={"output_tokens": 7})
-       + event("message_stop"))
+END = (
+    event("content_block_stop", index=0)
+    + event(
+        "message_delta",
+        delta={"stop_reason": "end_turn", "stop_sequence": None},
+        usage={"output_tokens": 7},
+    )
+    + event("message_stop")
+)
 WHOLE = START + PING + BLOCK + DELTA + END
 
 
@@ -42,12 +59,25 @@ def openai_frame(payload: dict[str, Any] | str) -> bytes:
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    return openai_frame({"id": "c1", "object": "chat.completion.chunk", "model": "gpt-x",
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    return openai_frame(
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "model": "gpt-x",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+    )
 
 
-USAGE = openai_frame({"id": "c1", "object": "chat.completion.chunk", "model": "gpt-x",
-                      "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
+USAGE = openai_frame(
+    {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": "gpt-x",
+        "choices": [],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2},
+    }
+)
 
 
 def events_of(data: bytes) -> list[str]:
@@ -57,18 +87,32 @@ def events_of(data: bytes) -> list[str]:
 # -- usage --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("usage", "expected"), [
-    ({"input_tokens": 10, "output_tokens": 3}, (10, 3, 0)),
-    ({"input_tokens": 10, "output_tokens": 3, "cache_read_input_tokens": 4,
-      "cache_creation_input_tokens": 2}, (16, 3, 4)),
-    ({"input_tokens": None, "output_tokens": True}, (0, 0, 0)),
-])
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        ({"input_tokens": 10, "output_tokens": 3}, (10, 3, 0)),
+        (
+            {
+                "input_tokens": 10,
+                "output_tokens": 3,
+                "cache_read_input_tokens": 4,
+                "cache_creation_input_tokens": 2,
+            },
+            (16, 3, 4),
+        ),
+        ({"input_tokens": None, "output_tokens": True}, (0, 0, 0)),
+    ],
+)
 def test_openai_usage_counts_cache_reads_and_writes_as_prompt(
-        usage: dict[str, Any], expected: tuple[int, int, int]) -> None:
+    usage: dict[str, Any], expected: tuple[int, int, int]
+) -> None:
     out = openai_usage(usage)
     assert out is not None
-    assert (out["prompt_tokens"], out["completion_tokens"],
-            out["prompt_tokens_details"]["cached_tokens"]) == expected
+    assert (
+        out["prompt_tokens"],
+        out["completion_tokens"],
+        out["prompt_tokens_details"]["cached_tokens"],
+    ) == expected
 
 
 def test_openai_usage_of_nothing_is_none() -> None:
@@ -84,8 +128,12 @@ def test_passthrough_forwards_every_frame_unchanged_and_reads_the_facts() -> Non
     assert out == WHOLE
     assert f.first_content and f.saw_done and f.finish_reason == "end_turn"
     assert f.model == "claude-x-2025"
-    assert f.usage == {"prompt_tokens": 16, "completion_tokens": 7, "total_tokens": 23,
-                       "prompt_tokens_details": {"cached_tokens": 4}}
+    assert f.usage == {
+        "prompt_tokens": 16,
+        "completion_tokens": 7,
+        "total_tokens": 23,
+        "prompt_tokens_details": {"cached_tokens": 4},
+    }
 
 
 def test_passthrough_usage_waits_for_content() -> None:
@@ -151,9 +199,15 @@ def test_translated_stream_becomes_anthropic_events_with_usage() -> None:
     out += t.feed(chunk({"content": "hel"}) + chunk({"content": "lo"}))
     assert t.first_content
     out += t.feed(chunk({}, "stop") + USAGE + b"data: [DONE]\n\n") + t.finish()
-    assert events_of(out) == ["message_start", "content_block_start", "content_block_delta",
-                              "content_block_delta", "content_block_stop", "message_delta",
-                              "message_stop"]
+    assert events_of(out) == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
     assert t.saw_done and t.finish_reason == "stop" and t.model == "gpt-x"
     assert t.usage == {"prompt_tokens": 5, "completion_tokens": 2}
     delta = json.loads(out.split(b"event: message_delta\ndata: ")[1].split(b"\n")[0])

@@ -9,19 +9,29 @@ from orca_desktop.providers.anthropic import AnthropicProvider, api_root
 from orca_desktop.providers.base import ProviderSpec
 
 
-@pytest.mark.parametrize(("base", "root"), [
-    ("https://api.anthropic.com/v1", "https://api.anthropic.com/v1"),
-    ("https://api.anthropic.com", "https://api.anthropic.com/v1"),
-    ("http://127.0.0.1:9000/", "http://127.0.0.1:9000/v1"),
-    ("http://127.0.0.1:9000/v1/", "http://127.0.0.1:9000/v1"),
-])
+@pytest.mark.parametrize(
+    ("base", "root"),
+    [
+        ("https://api.anthropic.com/v1", "https://api.anthropic.com/v1"),
+        ("https://api.anthropic.com", "https://api.anthropic.com/v1"),
+        ("http://127.0.0.1:9000/", "http://127.0.0.1:9000/v1"),
+        ("http://127.0.0.1:9000/v1/", "http://127.0.0.1:9000/v1"),
+    ],
+)
 def test_api_root_with_or_without_v1(base: str, root: str) -> None:
     assert api_root(base) == root
 
 
 def test_both_endpoints_hang_off_the_root() -> None:
-    spec = ProviderSpec(id="anth", label="anth", kind="anthropic", base_url="http://h:1",
-                        keyless=False, hosted_router=False, configured=True)
+    spec = ProviderSpec(
+        id="anth",
+        label="anth",
+        kind="anthropic",
+        base_url="http://h:1",
+        keyless=False,
+        hosted_router=False,
+        configured=True,
+    )
     provider = AnthropicProvider(spec, ServerConfig())
     assert str(provider._messages_url) == "http://h:1/v1/messages"
     assert str(provider._chat_url) == "http://h:1/v1/chat/completions"

@@ -83,11 +83,13 @@ def test_claude_code_turn_is_valid_and_unknown_fields_are_kept() -> None:
 
 
 def test_unknown_content_block_types_pass() -> None:
-    validate_messages_request(
+    request = validate_messages_request(
         make_messages_request(
             messages=[{"role": "user", "content": [{"type": "search_result", "source": "x"}]}]
         )
     )
+    block = request.messages[0].content[0]
+    assert block.type == "search_result" and block.model_extra == {"source": "x"}
 
 
 INVALID: list[tuple[dict[str, Any], str, str]] = [
