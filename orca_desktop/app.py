@@ -168,7 +168,6 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
             data_dir=data_dir,
             ctx=ctx,
             server=server,
-            gate=gate,
             hub=hub,
             live=live,
             stats=stats,

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from orca_desktop.config import Config, save_config
 from orca_desktop.events import EventHub, GatewayStateChanged, KeyStatusChanged
-from orca_desktop.gateway.auth import Gate
 from orca_desktop.gateway.context import GatewayContext
 from orca_desktop.gateway.server import GatewayServer
 from orca_desktop.keystore import KeyStore, run_off_loop
@@ -55,7 +54,6 @@ class Core:
         data_dir: Path,
         ctx: GatewayContext,
         server: GatewayServer,
-        gate: Gate,
         hub: EventHub,
         live: LiveView,
         stats: Stats,
@@ -73,7 +71,6 @@ class Core:
         self.keyring_error = keyring_error
         self._ctx = ctx
         self._server = server
-        self._gate = gate
         self._stats = stats
         self._store = store
         self._keystore = keystore

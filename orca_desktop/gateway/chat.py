@@ -11,7 +11,6 @@ error frame. Telemetry is published after the last byte, never awaited.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import Any
 
@@ -46,8 +45,6 @@ from orca_desktop.telemetry.pricing import cost_usd
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
 from orca_desktop.wire.errors import ApiError, openai_error_body
 from orca_desktop.wire.openai import parse_json_body, validate_chat_request, without_router_fields
-
-log = logging.getLogger(__name__)
 
 _ENDPOINT = "/v1/chat/completions"
 _MAX_ERROR_BODY = 64 * 1024
@@ -85,6 +82,7 @@ class ChatExchange:
         )
         self.usage: dict[str, Any] | None = None
         self.served: Candidate | None = None
+        self.route_label = ""  # X-Orca-Route, set by _decide
 
     # -- the whole exchange -------------------------------------------------
 
@@ -172,6 +170,7 @@ class ChatExchange:
         rec = self.record
         rec.router, rec.strategy, rec.reason = decision.router, decision.strategy, decision.reason
         rec.candidates = _candidate_views(decision)
+        self.route_label = decision.route_label
         return decision
 
     # -- attempts -----------------------------------------------------------
@@ -439,7 +438,7 @@ class ChatExchange:
             H.BYOK: "true" if cand.byok else "false",
             H.PROVIDER: cand.via,
             H.MODEL: cand.upstream_model,
-            H.ROUTE: f"{rec.router}/{rec.strategy}",
+            H.ROUTE: self.route_label,
             H.ROUTE_REASON: _header_safe(rec.reason or ""),
         }
 

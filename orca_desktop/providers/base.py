@@ -6,7 +6,6 @@ config. Adapters own one pooled HTTP session each and never see the client.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -89,5 +88,3 @@ class Provider(Protocol):
 
     async def close(self) -> None: ...
 
-
-ProviderMap = Mapping[str, Provider]
