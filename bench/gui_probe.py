@@ -5,7 +5,7 @@
 The arguments after `--` go to `orca_desktop.cli.main` unchanged, so the app starts
 exactly as `orca-desktop ...` would. A daemon thread posts a small Qt event to an object
 living in the UI thread every --interval-ms and times its delivery: the delay is how
-long the UI (and the qasync loop sharing its thread) could not react. Every 250 ms it
+long the UI (and the event loop sharing its thread) could not react. Every 250 ms it
 appends one JSON line {"t": wall-clock s, "n": events, "max_ms": worst delay, "over_50":
 delays above 50 ms} to --out, which the benchmark reads per scenario.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import sys
 import threading
 import time
@@ -87,61 +86,9 @@ def main() -> int:
     threading.Thread(
         target=probe, args=(args.out, args.interval_ms / 1000), daemon=True, name="ui-probe"
     ).start()
-    if os.environ.get("ORCA_BENCH_GATEWAY_THREAD") == "1":
-        return run_with_gateway_thread(argv[split + 1 :])
     from orca_desktop.cli import main as orca_main
 
     return orca_main(argv[split + 1 :])
-
-
-def run_with_gateway_thread(orca_argv: list[str]) -> int:
-    """Experiment (ORCA_BENCH_GATEWAY_THREAD=1), not the product: the same core and window,
-    but the gateway on its own plain asyncio loop in a worker thread and the window
-    alone on the qasync loop, to measure what sharing one loop costs. The GUI reads
-    Stats across threads without a lock here, which the product would not do."""
-    import asyncio
-    import signal
-
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
-    from orca_desktop.app import Options, open_core
-    from orca_desktop.cli import build_parser
-    from orca_desktop.gui import run_gui
-
-    args = build_parser().parse_args(orca_argv)
-    opts = Options(config_path=args.config, data_dir=args.data_dir, port=args.port)
-    ready = threading.Event()
-    held: dict[str, object] = {}
-
-    async def gateway() -> None:
-        stop = asyncio.Event()
-        async with open_core(opts) as core:
-            held.update(core=core, loop=asyncio.get_running_loop(), stop=stop)
-            ready.set()
-            await stop.wait()
-
-    worker = threading.Thread(target=lambda: asyncio.run(gateway()), name="gateway")
-    worker.start()
-    ready.wait(60)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
-
-    async def window() -> None:
-        quit_event = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, quit_event.set)
-        gui = run_gui(held["core"], quit_event, show_window=True)  # type: ignore[arg-type]
-        await quit_event.wait()
-        gui.close()
-
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        runner.run(window())
-    gateway_loop = held["loop"]
-    gateway_loop.call_soon_threadsafe(held["stop"].set)  # type: ignore[attr-defined]
-    worker.join(30)
-    return 0
 
 
 if __name__ == "__main__":

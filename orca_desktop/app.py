@@ -246,15 +246,16 @@ def run_desktop(opts: Options, *, show_window: bool = False) -> int:
         )
         return 1
 
-    import qasync
     from PySide6.QtWidgets import QApplication
+
+    from orca_desktop.gui.qt_loop import OrcaQtLoop
 
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Orca Desktop")
     qapp.setQuitOnLastWindowClosed(False)  # we live in the tray
     opts = replace(opts, live_view=True)
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qapp)) as runner:
+    with asyncio.Runner(loop_factory=lambda: OrcaQtLoop(qapp)) as runner:
         return runner.run(desktop_main(opts, show_window=show_window))
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: real Secret Service and tray checks, a qasync loop, keyring isolation,
+"""Shared fixtures: real Secret Service and tray checks, the app's Qt event loop, keyring isolation,
 and the end-of-session scan that fails the run if a test key reached any file.
 
 Qt runs offscreen unless QT_QPA_PLATFORM says otherwise; `.ci/run` sets xcb
@@ -27,11 +27,11 @@ from typing import Any
 import keyring
 import platformdirs
 import pytest
-import qasync
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from PySide6.QtWidgets import QApplication
 
+from orca_desktop.gui.qt_loop import OrcaQtLoop
 from orca_desktop.keystore import KeyStore
 
 # Property tests judge correctness, not speed: a loaded CI machine must not turn slow
@@ -173,13 +173,14 @@ def require_tray(qapp: QApplication) -> None:
 
 
 @pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    """A fresh qasync loop for this test; drive it with `qloop.run_until_complete(...)`.
+def qloop(qapp: QApplication) -> Iterator[OrcaQtLoop]:
+    """A fresh loop of the desktop app's kind for this test; drive it with
+    `qloop.run_until_complete(...)`.
 
     Tasks still pending at the end are cancelled; an exception the loop
     reported (a failed callback or an unretrieved task error) fails the test.
     """
-    loop = qasync.QEventLoop(qapp)
+    loop = OrcaQtLoop(qapp)
     reported: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: reported.append(context))
     asyncio.set_event_loop(loop)

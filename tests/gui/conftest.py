@@ -1,5 +1,5 @@
 """GUI fixtures: the real core (`app.open_core`) on 127.0.0.1:0 in front of the FakeProvider,
-driven on a qasync loop, plus helpers to read what a user would see.
+driven on the app's Qt event loop, plus helpers to read what a user would see.
 
 `gui_core(...)` starts a FakeProvider, writes a config naming it as provider
 `mock`, and opens the real core with a fixed local token, a throwaway keyring
@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
-import qasync
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from orca_desktop.app import Options, open_core
 from orca_desktop.core import Core
+from orca_desktop.gui.qt_loop import OrcaQtLoop
 from tests.fake_provider import FakeProvider, Reply
 
 T = TypeVar("T")
@@ -83,7 +83,7 @@ class GuiCore:
 
     core: Core
     fake: FakeProvider
-    loop: qasync.QEventLoop
+    loop: OrcaQtLoop
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20) -> T:
         return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
@@ -133,7 +133,7 @@ def gui_env(
 
 @pytest.fixture
 def gui_core(
-    qloop: qasync.QEventLoop, tmp_path: Path, gui_env: None, monkeypatch: pytest.MonkeyPatch
+    qloop: OrcaQtLoop, tmp_path: Path, gui_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., GuiCore]]:
     """`gui_core(mock_key=True, demo=False)` → a running real core; closed after the test."""
     stack = AsyncExitStack()
