@@ -248,14 +248,14 @@ def run_desktop(opts: Options, *, show_window: bool = False) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from orca_desktop.gui.qt_loop import OrcaQtLoop
+    from orca_desktop.gui.qt_loop import new_event_loop
 
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Orca Desktop")
     qapp.setQuitOnLastWindowClosed(False)  # we live in the tray
     opts = replace(opts, live_view=True)
-    with asyncio.Runner(loop_factory=lambda: OrcaQtLoop(qapp)) as runner:
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(qapp)) as runner:
         return runner.run(desktop_main(opts, show_window=show_window))
 
 

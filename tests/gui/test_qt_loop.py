@@ -9,6 +9,9 @@ thread back while the gateway keeps the loop busy.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
 import threading
 import time
 from typing import Any
@@ -145,6 +148,59 @@ def test_threads_executors_and_wait_for(qloop: OrcaQtLoop) -> None:
         return from_executor, from_thread, timed_out
 
     assert qloop.run_until_complete(main()) == (6, "from thread", True)
+
+
+def test_a_thread_wakes_an_idle_loop(qloop: OrcaQtLoop) -> None:
+    """Nothing else scheduled: only the self-pipe can wake the loop for the thread's call."""
+
+    async def main() -> str:
+        future: asyncio.Future[str] = qloop.create_future()
+
+        def later() -> None:
+            time.sleep(0.05)
+            qloop.call_soon_threadsafe(future.set_result, "woken")
+
+        threading.Thread(target=later).start()
+        return await future
+
+    assert qloop.run_until_complete(asyncio.wait_for(main(), 10)) == "woken"
+
+
+def test_signal_handlers_run(qloop: OrcaQtLoop) -> None:
+    async def main() -> str:
+        got: asyncio.Future[str] = qloop.create_future()
+        qloop.add_signal_handler(signal.SIGUSR1, got.set_result, "SIGUSR1")
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            return await got
+        finally:
+            qloop.remove_signal_handler(signal.SIGUSR1)
+
+    assert qloop.run_until_complete(asyncio.wait_for(main(), 10)) == "SIGUSR1"
+
+
+def test_readers_and_writers_on_raw_sockets(qloop: OrcaQtLoop) -> None:
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    right.setblocking(False)
+
+    async def receive() -> bytes:
+        received = b""
+        while len(received) < 400_000:
+            received += await qloop.sock_recv(right, 65536)
+        return received
+
+    async def main() -> bytes:
+        # more than the socket buffer holds: the sender waits on a writer, the receiver
+        # on a reader, and each only progresses through the other
+        _, received = await asyncio.gather(qloop.sock_sendall(left, b"ping" * 100_000), receive())
+        return received
+
+    try:
+        assert qloop.run_until_complete(asyncio.wait_for(main(), 10)) == b"ping" * 100_000
+    finally:
+        left.close()
+        right.close()
 
 
 def test_real_http_round_trips_on_the_loop(qloop: OrcaQtLoop) -> None:
