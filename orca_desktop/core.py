@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from orca_desktop.config import Config, save_config
+from orca_desktop.config import Config, ConfigError, RouterConfig, save_config
 from orca_desktop.events import EventHub, GatewayStateChanged, KeyStatusChanged
 from orca_desktop.gateway.context import GatewayContext
 from orca_desktop.gateway.server import GatewayServer
@@ -135,14 +135,56 @@ class Core:
         if self.demo:  # demo providers stay; nothing is written
             self.config = validated
             return
-        catalog = Catalog.build(validated)
-        router = Router(catalog, validated, ctx.cooldowns, ctx.latency)
+        catalog, router = self._routing_for(validated)
         await asyncio.get_running_loop().run_in_executor(
             None, save_config, self.config_path, validated
         )
         self.config = ctx.config = validated
         ctx.catalog, ctx.router = catalog, router
         ctx.refresh_reach()
+
+    def check_config(self, cfg: Config) -> Config:
+        """What `save_config` would accept, validated; writes and applies nothing.
+
+        Raises pydantic's ValidationError for a malformed config and ConfigError
+        with the engine's message (an unknown model, a router cycle) for one
+        the catalog or router rejects. Cheap when models and providers are
+        unchanged (the running catalog is reused), so the GUI may call it per edit.
+        """
+        validated = Config.model_validate(cfg.model_dump())
+        self._routing_for(validated)
+        return validated
+
+    def model_ids(self) -> list[str]:
+        """Every model id the catalog of the current config knows, then each as `provider/id`."""
+        catalog = self._catalog_for(self.config)
+        pinned = {f"{info.provider}/{info.id}" for info in catalog.entries()}
+        return sorted(catalog.ids(), key=str.lower) + sorted(pinned, key=str.lower)
+
+    def model_id_error(self, model_id: str) -> str | None:
+        """None when the engine accepts `model_id` in a router's models list, else its reason.
+
+        The reason is the router's own ("unknown model 'x'; did you mean: …?").
+        """
+        probe = self.config.model_copy(
+            update={"routers": {"_": RouterConfig(strategy="fallback", models=[model_id])}}
+        )
+        try:
+            self._routing_for(probe)
+        except ConfigError as exc:
+            return str(exc).removeprefix("[routers._]: ")
+        return None
+
+    def _catalog_for(self, cfg: Config) -> Catalog:
+        ctx = self._ctx
+        if cfg.models == ctx.config.models and cfg.providers == ctx.config.providers:
+            return ctx.catalog
+        return Catalog.build(cfg)
+
+    def _routing_for(self, cfg: Config) -> tuple[Catalog, Router]:
+        """The catalog and router `cfg` gives; raises ConfigError when they reject it."""
+        catalog = self._catalog_for(cfg)
+        return catalog, Router(catalog, cfg, self._ctx.cooldowns, self._ctx.latency)
 
     # -- keys ---------------------------------------------------------------
 

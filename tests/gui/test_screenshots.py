@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtWidgets import QApplication
 
 from orca_desktop.gui.icons import state_pixmap
+from orca_desktop.gui.pages._rules_editor import RuleDraft
 from orca_desktop.gui.window import PAGES, MainWindow
 from tests.fake_provider import Fail, Reply
 from tests.gui.conftest import GuiCore, visible_text
@@ -41,6 +42,29 @@ def _traffic(gc: GuiCore) -> None:
     gc.run(send())
 
 
+def _rules_router_screenshot(window: MainWindow, screenshot_dir: Path) -> None:
+    """The Routers page editing an (unsaved) rules router, with a problem shown inline."""
+    window.show_page("Routers")
+    page = window.routers_page
+    page.add_router(
+        "coding",
+        "rules",
+        [],
+        rules=[
+            RuleDraft("has_images", "fake-large"),
+            RuleDraft("long_context", "fake-large", min_tokens=64_000),
+            RuleDraft("has_tools", "orcarouter/cheap"),
+            RuleDraft("reasoning", "fake-lrage"),
+        ],
+        default="fake-small",
+    )
+    QApplication.processEvents()
+    assert "unknown model 'fake-lrage'" in page.editor.error.text()
+    path = screenshot_dir / "routers-rules.png"
+    assert window.grab().save(str(path)), path
+    page.load()
+
+
 def test_every_page_renders_and_is_saved_as_a_screenshot(
     qtbot: Any, gui_core: Callable[..., GuiCore], screenshot_dir: Path
 ) -> None:
@@ -61,6 +85,7 @@ def test_every_page_renders_and_is_saved_as_a_screenshot(
         path = screenshot_dir / f"{name.lower().replace(' ', '-')}.png"
         assert image.save(str(path)), path
         assert path.stat().st_size > 10_000
+    _rules_router_screenshot(window, screenshot_dir)
     assert gc.core.token() not in visible_text(window)
     for state in ("running", "paused", "error"):
         assert state_pixmap(state, 64).save(str(screenshot_dir / f"icon-{state}.png"))
