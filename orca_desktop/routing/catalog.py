@@ -6,8 +6,9 @@ package upgrade updates them), the JSON's prices are the fallback. The config's
 `[[models]]` and `[providers.X].models` are applied on top.
 
 It reads the bundled JSON once, in `Catalog.build`, and never touches the
-network: genai-prices is only asked for its bundled data (its `UpdatePrices`
-is never started).
+network. genai-prices' numbers come through `routing.prices.TABLE`; given a
+`price_cache` file, `Catalog.build` loads the table from it and saves what it
+had to ask genai-prices, so a normal start-up never imports genai-prices.
 """
 
 from __future__ import annotations
@@ -21,8 +22,26 @@ from pathlib import Path
 from typing import Any
 
 from orca_desktop.config import Config, ConfigError, ModelConfig
+from orca_desktop.routing.prices import (
+    GENAI_PRICES_PROVIDERS,
+    TABLE,
+    PriceTable,
+    base_price,
+    genai_prices_provider,
+)
+
+__all__ = [
+    "CAPABILITIES",
+    "DEFAULT_CATALOG_PATH",
+    "GENAI_PRICES_PROVIDERS",
+    "Catalog",
+    "ModelInfo",
+    "genai_prices_provider",
+    "load_bundled",
+]
 
 CAPABILITIES = frozenset({"tools", "vision", "json_schema", "reasoning"})
+
 
 def _bundled_catalog() -> Path:
     """resources/catalog.json: beside the package in a checkout, inside it in a wheel."""
@@ -33,9 +52,6 @@ def _bundled_catalog() -> Path:
 
 
 DEFAULT_CATALOG_PATH = _bundled_catalog()
-
-# Our provider ids where genai-prices names the provider differently.
-GENAI_PRICES_PROVIDERS: Mapping[str, str] = {"gemini": "google", "xai": "x-ai"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +95,32 @@ class Catalog:
         *,
         entries: Iterable[ModelInfo] | None = None,
         catalog_path: Path | None = None,
+        price_cache: Path | None = None,
     ) -> Catalog:
         """The catalog for `config`: bundled data (or `entries`), then the config on top.
 
-        Raises ConfigError when a `[[models]]` entry or a provider's `models`
-        list cannot be turned into a catalog entry.
+        With `price_cache` (a file in the data dir), genai-prices' numbers are
+        read from it when it was written for the installed genai-prices, and
+        it is rewritten when anything had to be asked anew, including what
+        pricing will look up for each entry, so requests never import
+        genai-prices either. Raises ConfigError when a `[[models]]` entry or
+        a provider's `models` list cannot be turned into a catalog entry.
         """
+        asked_before = TABLE.asked
+        cache_current = price_cache is not None and TABLE.load(price_cache)
         if entries is None:
-            base = load_bundled(catalog_path or DEFAULT_CATALOG_PATH)
+            base = load_bundled(catalog_path or DEFAULT_CATALOG_PATH, TABLE)
         else:
             base = list(entries)
         with_models = _apply_model_configs(base, config.models)
         served = {pid: p.models for pid, p in config.providers.items() if p.models is not None}
-        return cls(_apply_provider_models(with_models, served))
+        catalog = cls(_apply_provider_models(with_models, served))
+        if price_cache is not None:
+            for info in catalog.entries():
+                TABLE.find(info.provider, info.upstream_id, info.id)
+            if not cache_current or TABLE.asked != asked_before:
+                TABLE.save(price_cache)
+        return catalog
 
     def get(self, model_id: str) -> list[ModelInfo]:
         """Every provider's entry for `model_id` (exact id, else case-insensitive)."""
@@ -130,18 +159,13 @@ class Catalog:
         return difflib.get_close_matches(bare, list(self._by_id), n=n, cutoff=0.6)
 
 
-def load_bundled(path: Path) -> list[ModelInfo]:
+def load_bundled(path: Path, prices: PriceTable = TABLE) -> list[ModelInfo]:
     """The bundled catalog with prices refreshed from genai-prices where it knows them."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot read the built-in model catalog: {exc}") from None
-    return [_with_genai_prices(_from_json(raw, path)) for raw in data["models"]]
-
-
-def genai_prices_provider(provider: str) -> str:
-    """The genai-prices provider id for one of our provider ids."""
-    return GENAI_PRICES_PROVIDERS.get(provider, provider)
+    return [_with_genai_prices(_from_json(raw, path), prices) for raw in data["models"]]
 
 
 def _from_json(raw: Mapping[str, Any], path: Path) -> ModelInfo:
@@ -165,38 +189,22 @@ def _from_json(raw: Mapping[str, Any], path: Path) -> ModelInfo:
         raise ConfigError(f"{path}: bad model entry {raw.get('id')!r}: {exc!r}") from None
 
 
-def _with_genai_prices(info: ModelInfo) -> ModelInfo:
-    """`info` with genai-prices' base prices when the package knows the model."""
-    from genai_prices import Usage, calc_price  # ~200 ms import: only when really building
-
-    try:
-        calc = calc_price(
-            Usage(input_tokens=1, output_tokens=1),
-            info.upstream_id,
-            provider_id=genai_prices_provider(info.provider),
-        )
-    except LookupError:
+def _with_genai_prices(info: ModelInfo, prices: PriceTable) -> ModelInfo:
+    """`info` with genai-prices' base prices (those in force now) when it knows the model."""
+    known = prices.model(genai_prices_provider(info.provider), info.upstream_id)
+    if known is None:
         return info
-    price = calc.model_price
-    inp = _base_price(getattr(price, "input_mtok", None))
-    out = _base_price(getattr(price, "output_mtok", None))
+    rates = known.rates()
+    inp, out = base_price(rates.input), base_price(rates.output)
     if inp is None or out is None:
         return info
-    cached = _base_price(getattr(price, "cache_read_mtok", None))
+    cached = base_price(rates.cache_read)
     return replace(
         info,
         input_price=inp,
         output_price=out,
         cached_input_price=cached if cached is not None else info.cached_input_price,
     )
-
-
-def _base_price(value: object) -> Decimal | None:
-    """A flat price, or the below-the-first-tier price of a tiered one."""
-    if isinstance(value, Decimal):
-        return value
-    base = getattr(value, "base", None)
-    return base if isinstance(base, Decimal) else None
 
 
 _OVERRIDABLE = tuple(f.name for f in fields(ModelInfo) if f.name not in ("id", "provider"))

@@ -4,7 +4,10 @@ Owns `Usage`, `cost_usd`, `estimated_cost_usd`, `reference_cost_usd` and
 `savings_usd`. Money is Decimal throughout. Prices come from the genai-prices
 package's bundled data when it knows the model for that provider at the
 catalog's price (it then also applies long-context tiers); otherwise from the
-catalog entry, so a price set in the config is what gets charged.
+catalog entry, so a price set in the config is what gets charged. The
+genai-prices numbers are read from `routing.prices.TABLE`, so a cost is
+computed without importing genai-prices, except for a model genai-prices
+prices in ways our arithmetic does not cover.
 
 Never touches the network: genai-prices' `UpdatePrices` is never started.
 """
@@ -14,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 
-from orca_desktop.routing.catalog import Catalog, ModelInfo, genai_prices_provider
+from orca_desktop.routing.catalog import Catalog, ModelInfo
+from orca_desktop.routing.prices import TABLE, KnownModel, Price, Rates, Tiered, base_price
 from orca_desktop.routing.requirements import Requirements
 
 _MILLION = Decimal(1_000_000)
@@ -85,18 +88,22 @@ def _catalog_cost(model: ModelInfo, usage: Usage) -> Decimal:
 
 
 def _genai_cost(model: ModelInfo, usage: Usage) -> Decimal | None:
-    ref = _genai_ref(model.provider, model.upstream_id, model.id)
-    if ref is None:
+    found = _genai_rates(model.provider, model.upstream_id, model.id)
+    if found is None:
         return None
-    model_ref, provider_id, base_in, base_out, flat = ref
-    if base_in != model.input_price or base_out != model.output_price:
+    known, rates = found
+    base = (base_price(rates.input), base_price(rates.output))
+    if base != (model.input_price, model.output_price):
         return None  # the catalog price was overridden: charge what the user configured
     cached = min(usage.cached, usage.prompt)
-    if flat is not None:
-        # Flat per-token prices (almost every model): the same arithmetic genai-prices
-        # does, without its per-call lookup, which costs ~150 µs on the request path.
-        input_mtok, output_mtok, cache_read_mtok = flat
-        read_mtok = input_mtok if cache_read_mtok is None else cache_read_mtok
+    if rates.exact:
+        # genai-prices' arithmetic for input, cached input and output tokens, without its
+        # per-call lookup (~150 µs on the request path) or its import (~5 MiB resident).
+        assert rates.input is not None and rates.output is not None
+        input_mtok = _at(rates.input, usage.prompt)
+        read = rates.cache_read
+        read_mtok = input_mtok if read is None else _at(read, usage.prompt)
+        output_mtok = _at(rates.output, usage.prompt)
         uncached = usage.prompt - cached
         total = input_mtok * uncached + read_mtok * cached + output_mtok * usage.completion
         return total / _MILLION
@@ -109,56 +116,23 @@ def _genai_cost(model: ModelInfo, usage: Usage) -> Decimal | None:
             output_tokens=usage.completion,
             cache_read_tokens=cached or None,
         ),
-        model_ref,
-        provider_id=provider_id,
+        known.ref,
+        provider_id=known.provider_id,
     )
     return Decimal(calc.total_price)
 
 
 @lru_cache(maxsize=1024)
-def _genai_ref(
-    provider: str, upstream_id: str, model_id: str
-) -> tuple[str, str, Any, Any, tuple[Decimal, Decimal, Decimal | None] | None] | None:
-    """(model ref, genai provider id, base input price, base output price, flat prices).
+def _genai_rates(provider: str, upstream_id: str, model_id: str) -> tuple[KnownModel, Rates] | None:
+    """genai-prices' entry for a catalog model and the rates in force at its first use.
 
-    `flat` is (input, output, cache read) per million tokens when the model's
-    price has no tiers; None sends the cost through genai-prices' own calculation.
-    None overall when genai-prices does not know the model.
+    None when genai-prices does not know the model. The rates stay fixed for
+    the process, like the catalog prices they are checked against.
     """
-    from genai_prices import Usage as GenaiUsage
-    from genai_prices import calc_price
-
-    provider_id = genai_prices_provider(provider)
-    for candidate in dict.fromkeys((upstream_id, model_id)):
-        ref = _strip_prefix(candidate, provider, provider_id)
-        try:
-            calc = calc_price(
-                GenaiUsage(input_tokens=1, output_tokens=1), ref, provider_id=provider_id
-            )
-        except LookupError:
-            continue
-        price = calc.model_price
-        return ref, provider_id, _base(price.input_mtok), _base(price.output_mtok), _flat(price)
-    return None
+    known = TABLE.find(provider, upstream_id, model_id)
+    return None if known is None else (known, known.rates())
 
 
-def _flat(price: Any) -> tuple[Decimal, Decimal, Decimal | None] | None:
-    values = (price.input_mtok, price.output_mtok, price.cache_read_mtok)
-    if not all(v is None or isinstance(v, Decimal) for v in values):
-        return None  # tiered prices
-    if values[0] is None or values[1] is None:
-        return None
-    return values[0], values[1], values[2]
-
-
-def _strip_prefix(model_ref: str, provider: str, provider_id: str) -> str:
-    """`openai/gpt-4o` → `gpt-4o` when the prefix names the serving provider itself."""
-    prefix, sep, rest = model_ref.partition("/")
-    if sep and prefix in (provider, provider_id):
-        return rest
-    return model_ref
-
-
-def _base(value: object) -> Any:
-    base = getattr(value, "base", None)
-    return base if base is not None else value
+def _at(price: Price, input_tokens: int) -> Decimal:
+    """The price per million tokens for a request with `input_tokens` of input."""
+    return price.at(input_tokens) if isinstance(price, Tiered) else price
