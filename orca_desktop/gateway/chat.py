@@ -44,7 +44,7 @@ from orca_desktop.routing.router import Candidate, RouteDecision
 from orca_desktop.telemetry.pricing import cost_usd
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
 from orca_desktop.wire.errors import ApiError, openai_error_body
-from orca_desktop.wire.openai import parse_json_body, validate_chat_request, without_router_fields
+from orca_desktop.wire.openai import check_chat_request, parse_json_body, without_router_fields
 
 _ENDPOINT = "/v1/chat/completions"
 _MAX_ERROR_BODY = 64 * 1024
@@ -134,7 +134,7 @@ class ChatExchange:
 
     def _validate(self, body: dict[str, Any]) -> None:
         """Raise ApiError(400) naming the first invalid field (dialect hook)."""
-        validate_chat_request(body)
+        check_chat_request(body)
 
     def _ask_for_usage(self, body: dict[str, Any], forward: dict[str, Any], stream: bool) -> bool:
         """Make the upstream report usage; True when the client wants the usage frame too."""

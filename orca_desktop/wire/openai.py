@@ -27,11 +27,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from orca_desktop.wire._chat_check import plainly_valid
 from orca_desktop.wire.errors import ApiError, error_from_validation
 
 __all__ = [
     "ChatRequest",
     "Message",
+    "check_chat_request",
     "parse_json_body",
     "validate_chat_request",
     "without_router_fields",
@@ -529,6 +531,17 @@ def validate_chat_request(body: Any) -> ChatRequest:
         return ChatRequest.model_validate(body)
     except ValidationError as exc:
         raise error_from_validation(exc, ALLOWED) from None
+
+
+def check_chat_request(body: dict[str, Any]) -> None:
+    """Raise `ApiError(400)` exactly as `validate_chat_request` would, or return.
+
+    The gateway's check: bodies of the usual shapes pass a quick structural test
+    (`_chat_check.plainly_valid`); only the rest are built into a `ChatRequest`,
+    which words any error. The gateway forwards the dict, so it needs no model.
+    """
+    if not plainly_valid(body):
+        validate_chat_request(body)
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:

@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orca_desktop.wire._chat_check import plainly_valid
 from orca_desktop.wire.errors import ApiError
 from orca_desktop.wire.openai import (
     ChatRequest,
+    check_chat_request,
     parse_json_body,
     validate_chat_request,
     without_router_fields,
@@ -556,3 +558,115 @@ def test_bench_validation_cost_per_request() -> None:
         n = 20000
         us = timeit.timeit(functools.partial(validate_chat_request, body), number=n) / n * 1e6
         print(f"\nvalidate_chat_request ({name}): {us:.2f} us")
+
+
+# --- check_chat_request: the gateway's quick check agrees with the model -------------------
+
+COMMON: list[dict[str, Any]] = [
+    make_chat_request(),
+    make_chat_request(streaming=True, temperature=0.7, max_tokens=256, user="u", seed=1),
+    make_chat_request(with_tools=True, tool_choice="auto", parallel_tool_calls=False),
+    make_chat_request(
+        with_tools=True, tool_choice={"type": "function", "function": {"name": "get_weather"}}
+    ),
+    make_chat_request(images=2, stop=["\n\n"], n=1, top_p=1, reasoning_effort="low"),
+    make_chat_request(response_format={"type": "json_object"}, temperature=None, stop=None),
+    make_chat_request(
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": {"type": "object"}, "strict": True},
+        }
+    ),
+    make_chat_request(models=["a", "b"], route="fallback", store=False, metadata={"k": "v"}),
+    make_chat_request(
+        messages=[
+            {"role": "developer", "content": "be nice"},
+            {"role": "user", "content": [{"type": "text", "text": "weather?"}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{}"},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+        ]
+    ),
+]
+
+
+def outcome_of(check: Any, body: Any) -> tuple[Any, ...] | None:
+    try:
+        check(body)
+    except ApiError as error:
+        return (error.status, error.message, error.param, error.code, error.type)
+    return None
+
+
+@pytest.mark.parametrize("body", COMMON)
+def test_common_requests_pass_the_quick_check_without_the_model(body: dict[str, Any]) -> None:
+    before = copy.deepcopy(body)
+    assert plainly_valid(body)
+    check_chat_request(body)
+    validate_chat_request(body)  # and the model agrees
+    assert body == before
+
+
+@pytest.mark.parametrize(("name", "body"), VALID, ids=[name for name, _ in VALID])
+def test_check_chat_request_accepts_every_valid_request(name: str, body: dict[str, Any]) -> None:
+    check_chat_request(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "words"), INVALID, ids=[f"{p}:{w}" for _, p, w in INVALID]
+)
+def test_check_chat_request_gives_the_models_error(
+    body: dict[str, Any], param: str, words: str
+) -> None:
+    assert not plainly_valid(body)
+    assert outcome_of(check_chat_request, body) == outcome_of(validate_chat_request, body)
+
+
+def agree(body: dict[str, Any]) -> None:
+    expected = outcome_of(validate_chat_request, body)
+    if plainly_valid(body):
+        assert expected is None, body
+    assert outcome_of(check_chat_request, body) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(fields, json_values)
+def test_quick_check_never_passes_what_the_model_rejects_in_a_field(field: str, value: Any) -> None:
+    agree({**make_chat_request(with_tools=True), field: value})
+    agree({**make_chat_request(), field: value})
+
+
+@settings(max_examples=500, deadline=None)
+@given(json_values, json_values, st.sampled_from(["user", "assistant", "tool", "system", "x"]))
+def test_quick_check_never_passes_what_the_model_rejects_in_a_message(
+    message: Any, content: Any, role: str
+) -> None:
+    agree(make_chat_request(messages=[message]))
+    agree(make_chat_request(messages=[{"role": role, "content": content}]))
+    agree(make_chat_request(messages=[{"role": role, "content": [content]}]))
+    agree(make_chat_request(messages=[{"role": role, "content": None, "tool_calls": content}]))
+    agree(make_chat_request(messages=[{"role": role, "content": "x", "tool_call_id": content}]))
+    agree(
+        make_chat_request(
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "text",
+                            **(content if isinstance(content, dict) else {"text": content}),
+                        }
+                    ],
+                }
+            ]
+        )
+    )
