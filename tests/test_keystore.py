@@ -8,6 +8,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ import keyring.errors
 import pytest
 from keyring.backends import fail, null
 
+from orca_desktop import _keyring_child
 from orca_desktop.keystore import (
     KeyStore,
     NoSecureKeyring,
@@ -520,4 +522,121 @@ def test_a_broken_keyring_configuration_is_no_secure_keyring(
     monkeypatch.setattr(keyring, "get_keyring", misconfigured)
     with pytest.raises(NoSecureKeyring, match="nonexistent") as caught:
         KeyStore(env={}).check_backend()
+    assert_says_how_to_fix(caught.value)
+
+
+# --- reading through a child process ------------------------------------------------
+
+
+def count_children(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    started: list[list[str]] = []
+    real = _keyring_child.child_command
+
+    def counted() -> list[str]:
+        started.append(real())
+        return started[-1]
+
+    monkeypatch.setattr(_keyring_child, "child_command", counted)
+    return started
+
+
+@pytest.mark.keyring
+def test_a_child_reader_loads_keys_and_the_token_in_one_trip(
+    require_secret_service: None,
+    keystore: KeyStore,
+    test_secrets: SecretRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = test_secrets.new("openai")
+    keystore.set("openai", key)
+    token = keystore.local_token()
+    started = count_children(monkeypatch)
+
+    reader = KeyStore(env={}, service=keystore.service, read_in_child=True)
+    reader.load(["openai", "anthropic"])
+
+    assert reader.get("openai") == Secret(key)
+    assert (reader.source("openai"), reader.source("anthropic")) == ("keyring", "missing")
+    assert reader.local_token() == token
+    assert len(started) == 1
+    keystore.delete("openai")
+
+
+@pytest.mark.keyring
+def test_a_child_reader_creates_the_token_when_there_is_none(
+    require_secret_service: None, keystore: KeyStore
+) -> None:
+    reader = KeyStore(env={}, service=keystore.service, read_in_child=True)
+    reader.load(["openai"])
+    token = reader.local_token()
+
+    assert token.reveal().startswith("sk-orca-")
+    assert keystore.local_token() == token  # stored in the keyring, seen by an in-process store
+
+
+@pytest.mark.keyring
+def test_the_reading_process_never_loads_a_keyring_backend(
+    require_secret_service: None, keystore: KeyStore, test_secrets: SecretRegistry
+) -> None:
+    keystore.set("openai", test_secrets.new("openai"))
+    script = (
+        "import sys\n"
+        "from orca_desktop.keystore import KeyStore\n"
+        f"store = KeyStore(env={{}}, service={keystore.service!r}, read_in_child=True)\n"
+        "store.load(['openai'])\n"
+        "loaded = sorted(m for m in ('keyring', 'secretstorage', 'cryptography') "
+        "if m in sys.modules)\n"
+        "print(store.source('openai'), loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split(maxsplit=1) == ["keyring", "[]\n"]
+    keystore.delete("openai")
+
+
+def test_a_child_reader_without_a_secure_keyring_is_no_secure_keyring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    reader = KeyStore(env={}, read_in_child=True)
+
+    with pytest.raises(NoSecureKeyring) as caught:
+        reader.load(["openai"])
+    assert "keyring.backends.fail.Keyring" in str(caught.value)
+    assert_says_how_to_fix(caught.value)
+    assert reader.source("openai") == "missing"
+
+
+def test_a_child_reader_that_hangs_is_killed_at_the_timeout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    hang = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    monkeypatch.setattr(_keyring_child, "child_command", lambda: [sys.executable, "-c", hang])
+
+    with pytest.raises(NoSecureKeyring, match="did not answer within 1 s"):
+        _keyring_child.read_in_child("orca-desktop", ["openai"], timeout_s=1.0)
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "print('sk-leaked-value, not JSON')",
+        'print(\'{"found": {"openai": 1}}\')',
+        "print('[\"sk-leaked-value\"]')",
+        "raise SystemExit(3)",
+    ],
+)
+def test_a_child_reader_that_fails_says_so_without_its_output(
+    monkeypatch: pytest.MonkeyPatch, output: str
+) -> None:
+    monkeypatch.setattr(_keyring_child, "child_command", lambda: [sys.executable, "-c", output])
+
+    with pytest.raises(NoSecureKeyring, match="the keyring reader failed") as caught:
+        KeyStore(env={}, read_in_child=True).load(["openai"])
+    assert "sk-leaked" not in str(caught.value)
     assert_says_how_to_fix(caught.value)
