@@ -1,14 +1,18 @@
-"""Refresh the fallback prices in resources/catalog.json from the installed genai-prices.
+"""Refresh the fallback prices in resources/catalog.json and the shipped genai-prices table.
 
 The app already prefers genai-prices at run time; the JSON's prices matter
 only for models genai-prices does not know, or if the package is missing a
-model after an upgrade. Run after upgrading genai-prices and commit the diff:
+model after an upgrade. resources/genai-prices.json holds genai-prices'
+numbers for the bundled catalog (routing/prices.py), so even a first start
+never imports genai-prices; it is only used while the installed genai-prices
+is the version it was written for. Run after upgrading genai-prices or
+editing the catalog, and commit the diff:
 
     .venv/bin/python packaging/refresh_catalog_prices.py [--check]
 
-`--check` changes nothing and exits 1 when a price is out of date. Model ids,
-context windows and capabilities are curated by hand; this never adds or
-removes models. No network: genai-prices' bundled data only.
+`--check` changes nothing and exits 1 when a price or the table is out of
+date. Model ids, context windows and capabilities are curated by hand; this
+never adds or removes models. No network: genai-prices' bundled data only.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
-from orca_desktop.routing.catalog import DEFAULT_CATALOG_PATH, load_bundled
+from orca_desktop.routing.catalog import BUNDLED_PRICES_PATH, DEFAULT_CATALOG_PATH, load_bundled
+from orca_desktop.routing.prices import PriceTable
 
 PRICE_FIELDS = ("input_price", "output_price", "cached_input_price")
 
@@ -36,6 +42,17 @@ def refreshed(path: Path) -> tuple[dict[str, object], list[str]]:
                 changes.append(f"{raw['provider']}/{raw['id']} {name}: {raw.get(name)} -> {new}")
                 raw[name] = new
     return data, changes
+
+
+def price_table(catalog_path: Path) -> bytes:
+    """The shipped table's bytes: every lookup the catalog and pricing make for the catalog."""
+    table = PriceTable()
+    for info in load_bundled(catalog_path, table):
+        table.find(info.provider, info.upstream_id, info.id)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "genai-prices.json"
+        table.save(out)
+        return out.read_bytes()
 
 
 def dump(data: dict[str, object]) -> str:
@@ -56,11 +73,18 @@ def main() -> int:
     data, changes = refreshed(args.path)
     for change in changes:
         print(change)
+    table_path = args.path.with_name(BUNDLED_PRICES_PATH.name)
+    table = price_table(args.path)  # depends on the catalog's model refs, not its prices
+    table_stale = not table_path.is_file() or table_path.read_bytes() != table
+    if table_stale:
+        print(f"{table_path} is out of date")
     if args.check:
-        return 1 if changes else 0
+        return 1 if changes or table_stale else 0
     if changes:
         args.path.write_text(dump(data), encoding="utf-8")
-    print(f"{len(changes)} price(s) updated in {args.path}")
+    if table_stale:
+        table_path.write_bytes(table)
+    print(f"{len(changes)} price(s) updated in {args.path}; {table_path} is current")
     return 0
 
 

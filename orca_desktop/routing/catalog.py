@@ -31,6 +31,7 @@ from orca_desktop.routing.prices import (
 )
 
 __all__ = [
+    "BUNDLED_PRICES_PATH",
     "CAPABILITIES",
     "DEFAULT_CATALOG_PATH",
     "GENAI_PRICES_PROVIDERS",
@@ -52,6 +53,9 @@ def _bundled_catalog() -> Path:
 
 
 DEFAULT_CATALOG_PATH = _bundled_catalog()
+BUNDLED_PRICES_PATH = DEFAULT_CATALOG_PATH.with_name("genai-prices.json")
+"""genai-prices' numbers for the bundled catalog, written by packaging/refresh_catalog_prices.py
+for the pinned genai-prices; used when the data dir has no current price cache yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,8 @@ class Catalog:
         """The catalog for `config`: bundled data (or `entries`), then the config on top.
 
         With `price_cache` (a file in the data dir), genai-prices' numbers are
-        read from it when it was written for the installed genai-prices, and
+        read from it when it was written for the installed genai-prices (else
+        from the table shipped beside the catalog, under the same rule), and
         it is rewritten when anything had to be asked anew, including what
         pricing will look up for each entry, so requests never import
         genai-prices either. Raises ConfigError when a `[[models]]` entry or
@@ -108,6 +113,8 @@ class Catalog:
         """
         asked_before = TABLE.asked
         cache_current = price_cache is not None and TABLE.load(price_cache)
+        if price_cache is not None and not cache_current:
+            TABLE.load(BUNDLED_PRICES_PATH)  # first start: still no need for genai-prices
         if entries is None:
             base = load_bundled(catalog_path or DEFAULT_CATALOG_PATH, TABLE)
         else:

@@ -16,6 +16,7 @@ from genai_prices import calc_price
 
 from orca_desktop.config import Config
 from orca_desktop.routing import Catalog, prices
+from orca_desktop.routing.catalog import BUNDLED_PRICES_PATH
 from orca_desktop.routing.prices import (
     CACHE_FORMAT,
     PriceTable,
@@ -219,27 +220,52 @@ def test_unwritable_cache_is_not_an_error(tmp_path: Path) -> None:
     assert catalog.find("openai", "gpt-4o") is not None
 
 
-def test_start_up_with_a_current_cache_never_imports_genai_prices(tmp_path: Path) -> None:
-    """A fresh interpreter: the first build asks genai-prices, the second only reads the file."""
+def run_start_up(cache: Path, config_toml: str = "") -> tuple[bool, str]:
+    """In a fresh interpreter: build the catalog as the app does, price every entry; report
+    whether genai-prices got imported, and the total."""
     script = textwrap.dedent(
         f"""
-        import sys
+        import sys, tomllib
         from pathlib import Path
         from orca_desktop.config import Config
         from orca_desktop.routing import Catalog
         from orca_desktop.telemetry.pricing import Usage, cost_usd
-        catalog = Catalog.build(Config(), price_cache=Path({str(tmp_path / "p.json")!r}))
+        config = Config.model_validate(tomllib.loads({config_toml!r}))
+        catalog = Catalog.build(config, price_cache=Path({str(cache)!r}))
         total = sum(cost_usd(m, Usage(300_000, 1_000, 1_000)) or 0 for m in catalog.entries())
         print("genai_prices" in sys.modules, total)
         """
     )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    imported, total = out.stdout.split()
+    return imported == "True", total
 
-    def run() -> list[str]:
-        out = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
-        )
-        return out.stdout.split()
 
-    first, second = run(), run()
-    assert first[0] == "True" and second[0] == "False"
+def test_first_start_uses_the_shipped_table_and_never_imports_genai_prices(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "data" / "prices.json"
+    first, second = run_start_up(cache), run_start_up(cache)
+    assert first[0] is False and second == first
+    assert PriceTable().load(cache)
+
+
+def test_a_model_the_shipped_table_lacks_is_asked_once_then_cached(tmp_path: Path) -> None:
+    cache = tmp_path / "prices.json"
+    config = '[[models]]\nid = "gpt-4o"\nprovider = "openrouter"\nupstream_id = "openai/gpt-4o"\n'
+    first, second = run_start_up(cache, config), run_start_up(cache, config)
+    assert first[0] is True and second[0] is False
     assert first[1] == second[1]
+
+
+def test_the_shipped_table_is_current() -> None:
+    """Fails after a genai-prices upgrade or a catalog edit until
+    `packaging/refresh_catalog_prices.py` is run."""
+    shipped = PriceTable()
+    assert shipped.load(BUNDLED_PRICES_PATH), "run packaging/refresh_catalog_prices.py"
+    fresh = PriceTable("fresh")
+    for provider_id, ref in bundled_refs():
+        assert shipped.model(provider_id, ref) == fresh.model(provider_id, ref), ref
+    assert shipped.asked == 0
