@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from aiohttp import ClientError, ClientResponse, web
 
 from orca_desktop.events import KeyStatusChanged, RequestFinished, RequestReceived
 from orca_desktop.gateway import headers as H
+from orca_desktop.gateway._deadline import IdleTimeout
 from orca_desktop.gateway.context import (
     CONTEXT,
     GatewayContext,
@@ -82,7 +84,10 @@ class ChatExchange:
         )
         self.usage: dict[str, Any] | None = None
         self.served: Candidate | None = None
+        self.decision: RouteDecision | None = None
         self.route_label = ""  # X-Orca-Route, set by _decide
+        self._body: dict[str, Any] = {}
+        self._raw = b""  # the client's bytes, forwarded as they are when nothing changed
 
     # -- the whole exchange -------------------------------------------------
 
@@ -111,7 +116,7 @@ class ChatExchange:
                 "Orca Desktop is paused: resume it from the tray menu or the window",
                 code="gateway_paused",
             )
-        body = await self._read_body()
+        self._body = body = await self._read_body()
         self._validate(body)
         fallbacks, route, forward = _split_routing_keys(body)
         self.record.requested_model = body["model"]
@@ -149,7 +154,7 @@ class ChatExchange:
         if (self.request.content_length or 0) > int(max_mb * 1024 * 1024):
             raise _too_large(max_mb)
         try:
-            raw = await self.request.read()
+            self._raw = raw = await self.request.read()
         except web.HTTPRequestEntityTooLarge:
             raise _too_large(max_mb) from None
         return parse_json_body(raw)
@@ -169,7 +174,7 @@ class ChatExchange:
             raise ApiError(exc.status, str(exc), param=exc.param, code=exc.code) from None
         rec = self.record
         rec.router, rec.strategy, rec.reason = decision.router, decision.strategy, decision.reason
-        rec.candidates = _candidate_views(decision)
+        self.decision = decision  # the record's candidate list is made at the end, off the path
         self.route_label = decision.route_label
         return decision
 
@@ -197,13 +202,18 @@ class ChatExchange:
         )
 
     def _payload(self, cand: Candidate, forward: dict[str, Any]) -> bytes:
-        """The body sent to `cand` (hook)."""
+        """The body sent to `cand` (hook): the client's own bytes when the forwarded
+        object is the one they encode, else `forward` serialised."""
         forward["model"] = cand.upstream_model
+        if forward == self._body and self._raw:
+            return self._raw
         return orjson.dumps(forward)
 
-    async def _send(self, provider: Provider, cand: Candidate, payload: bytes) -> ClientResponse:
+    def _send(
+        self, provider: Provider, cand: Candidate, payload: bytes
+    ) -> Awaitable[ClientResponse]:
         """POST `payload` to the provider (hook)."""
-        return await provider.send_chat(payload, self.ctx.keystore.get(cand.via))
+        return provider.send_chat(payload, self.ctx.keystore.get(cand.via))
 
     def _answer_json(
         self, cand: Candidate, data: dict[str, Any], body: bytes
@@ -265,7 +275,8 @@ class ChatExchange:
             # body within idle_timeout_s of the head
             async with asyncio.timeout(server.first_byte_timeout_s) as deadline:
                 resp = await self._open(cand, payload)
-                deadline.reschedule(asyncio.get_running_loop().time() + server.idle_timeout_s)
+                if not resp.content.is_eof():  # a body that came with the head needs no wait
+                    deadline.reschedule(asyncio.get_running_loop().time() + server.idle_timeout_s)
                 try:
                     body = await resp.read()
                 finally:
@@ -314,9 +325,10 @@ class ChatExchange:
             ready = time.perf_counter_ns()
             self.upstream_wait_ns += ready - started
             self.ctx.latency.observe_ttft(cand.via, cand.upstream_model, (ready - started) / 1e6)
-            response = web.StreamResponse(status=200, headers=self._route_headers(cand))
-            response.content_type = "text/event-stream"
-            response.headers["Cache-Control"] = "no-cache"
+            headers = self._route_headers(cand)
+            headers["Content-Type"] = "text/event-stream"
+            headers["Cache-Control"] = "no-cache"
+            response = web.StreamResponse(status=200, headers=headers)
             await response.prepare(self.request)
             await response.write(first)
             self.first_byte_ns = time.perf_counter_ns()
@@ -390,16 +402,15 @@ class ChatExchange:
         Returns True when the upstream stream ended normally.
         """
         idle = self.ctx.config.server.idle_timeout_s
-        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(idle) as deadline:
+            async with IdleTimeout(idle) as deadline:
                 async for chunk in resp.content.iter_any():
                     t = time.perf_counter_ns()
                     out = cleaner.feed(chunk)
                     self.chunk_work_ns += time.perf_counter_ns() - t
                     if out:
                         await response.write(out)
-                    deadline.reschedule(loop.time() + idle)
+                    deadline.touch()
             tail = cleaner.finish()
             complete = True
         except TimeoutError:
@@ -512,6 +523,8 @@ class ChatExchange:
             rec.ttft_ms = (self.first_byte_ns - self.t0) / 1e6
         if rec.overhead_ms is not None and self.chunk_work_ns:
             rec.overhead_ms += self.chunk_work_ns / 1e6
+        if self.decision is not None:
+            rec.candidates = _candidate_views(self.decision)
         if self.served is not None and self.usage is not None:
             self._account(self.served, self.usage)
         self.ctx.hub.publish(RequestFinished(rec.id, time.monotonic_ns(), rec))

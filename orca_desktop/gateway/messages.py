@@ -11,6 +11,7 @@ complete) or translates it to OpenAI chat completions and the answer back
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -76,11 +77,13 @@ class MessagesExchange(ChatExchange):
         self._openai_body["model"] = cand.upstream_model
         return orjson.dumps(self._openai_body)
 
-    async def _send(self, provider: Provider, cand: Candidate, payload: bytes) -> ClientResponse:
+    def _send(
+        self, provider: Provider, cand: Candidate, payload: bytes
+    ) -> Awaitable[ClientResponse]:
         key = self.ctx.keystore.get(cand.via)
         if isinstance(provider, AnthropicProvider):
-            return await provider.send_messages(payload, key, self.request.headers)
-        return await provider.send_chat(payload, key)
+            return provider.send_messages(payload, key, self.request.headers)
+        return provider.send_chat(payload, key)
 
     def _answer_json(
         self, cand: Candidate, data: dict[str, Any], body: bytes

@@ -11,7 +11,7 @@ Bodies are bytes; this module never parses or re-serialises them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import ClientResponse
@@ -60,14 +60,14 @@ class AnthropicProvider(OpenAICompatProvider):
             headers["x-api-key"] = key.reveal()
         return headers
 
-    async def send_messages(
+    def send_messages(
         self, payload: bytes, key: Secret | None, headers: Mapping[str, str] | None = None
-    ) -> ClientResponse:
+    ) -> Awaitable[ClientResponse]:
         """POST an Anthropic Messages body; returns once the response headers arrived.
 
         `headers` are the client's; only `anthropic-version` and `anthropic-beta` are used.
         """
-        return await self._http().post(
+        return self._http().post(
             self._messages_url, data=payload, headers=self._native_headers(key, headers)
         )
 

@@ -8,6 +8,7 @@ parses or re-serialises them.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -56,8 +57,8 @@ class OpenAICompatProvider:
             self._headers_cache = (raw, headers)
         return headers
 
-    async def send_chat(self, payload: bytes, key: Secret | None) -> ClientResponse:
-        return await self._http().post(self._chat_url, data=payload, headers=self._headers(key))
+    def send_chat(self, payload: bytes, key: Secret | None) -> Awaitable[ClientResponse]:
+        return self._http().post(self._chat_url, data=payload, headers=self._headers(key))
 
     async def list_models(self, key: Secret | None) -> tuple[int, str]:
         try:

@@ -363,3 +363,19 @@ async def test_a_provider_echoing_the_key_never_gets_it_to_the_client_or_the_rec
     assert PROVIDER_KEY.encode() not in raw and b"Incorrect API key provided: ****" in raw
     [record] = await gateway.records(1)
     assert PROVIDER_KEY not in json.dumps(record)
+
+
+async def test_a_stream_stalling_mid_way_ends_with_an_error_frame(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gw = await gateway_factory(server_extra="idle_timeout_s = 0.3")
+    gw.fake.script("fake-small", Reply(content="one two three", chunk_interval=2.0))
+
+    status, _, raw = await post(gw, {"model": "fake-small", "messages": MESSAGES, "stream": True})
+
+    assert status == 200
+    frames = [f for f in raw.decode().split("\n\n") if f]
+    assert frames[-1] == "data: [DONE]"
+    assert "stalled" in json.loads(frames[-2][6:])["error"]["message"]
+    [record] = await gw.records(1)
+    assert record["status"] == 502 and "stalled for 0.3 s" in record["error"]
