@@ -97,14 +97,16 @@ def busy(work_s: float, sink: list[object]) -> None:
             sink.clear()
 
 
-def drive(
-    records: list[RequestRecord], add: Callable[[RequestRecord], None], work_s: float
-) -> float:
-    """Feed `records` one per unit of work; return the main thread's CPU seconds inside `add`."""
+def drive(n: int, shape: str, add: Callable[[RequestRecord], None], work_s: float) -> float:
+    """Make and add `n` records, one per unit of work (records are new, as in the gateway).
+
+    Returns the main thread's CPU seconds inside `add`.
+    """
     sink: list[object] = []
     in_add = 0.0
-    for record in records:
+    for i in range(n):
         busy(work_s, sink)
+        record = make_record(i, shape=shape)
         t0 = time.thread_time()
         add(record)
         in_add += time.thread_time() - t0
@@ -130,10 +132,9 @@ def thread_cpu_s(name: str) -> Callable[[], tuple[float, float]]:
     return read
 
 
-def one_rep(records: list[RequestRecord], work_s: float) -> dict[str, float]:
-    n = len(records)
+def one_rep(n: int, shape: str, work_s: float) -> dict[str, float]:
     cpu0 = time.process_time()
-    noop_add_s = drive(records, lambda r: None, work_s)  # the clock reads around `add`
+    noop_add_s = drive(n, shape, lambda r: None, work_s)  # the clock reads around `add`
     noop_s = time.process_time() - cpu0
 
     with tempfile.TemporaryDirectory(prefix="orca-store-bench-") as tmp:
@@ -142,7 +143,7 @@ def one_rep(records: list[RequestRecord], work_s: float) -> dict[str, float]:
         store.start()
         writer_cpu = thread_cpu_s(WRITER_THREAD)
         cpu0, (w0, sys0) = time.process_time(), writer_cpu()
-        add_s = drive(records, store.add, work_s) - noop_add_s
+        add_s = drive(n, shape, store.add, work_s) - noop_add_s
         time.sleep(0.6)  # let the last batch commit while the writer clock is still readable
         w1, sys1 = writer_cpu()
         store.close()
@@ -167,10 +168,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.cpu >= 0:
         os.sched_setaffinity(0, {args.cpu})
-    records = [make_record(i, shape=args.shape) for i in range(args.records)]
     rows = []
     for rep in range(args.reps):
-        row = one_rep(records, args.work_us / 1e6)
+        row = one_rep(args.records, args.shape, args.work_us / 1e6)
         rows.append(row)
         print(
             f"rep {rep + 1}: process {row['process']:6.1f} µs  writer {row['writer']:6.1f} µs"

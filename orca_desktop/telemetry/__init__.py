@@ -13,18 +13,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orca_desktop.telemetry.live import Change, LiveView
     from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
-    from orca_desktop.telemetry.stats import SeriesPoint, Stats, Totals
-    from orca_desktop.telemetry.store import SqliteStore, TotalsRow
+    from orca_desktop.telemetry.stats import SeriesPoint, Stats
+    from orca_desktop.telemetry.store import SqliteStore
+    from orca_desktop.telemetry.totals import DayRollup, Tally, Totals, TotalsRow
 
 __all__ = [
     "Attempt",
     "CandidateView",
     "Change",
+    "DayRollup",
     "LiveView",
     "RequestRecord",
     "SeriesPoint",
     "SqliteStore",
     "Stats",
+    "Tally",
     "Totals",
     "TotalsRow",
 ]
@@ -37,9 +40,11 @@ _HOME = {
     "LiveView": "live",
     "SeriesPoint": "stats",
     "Stats": "stats",
-    "Totals": "stats",
     "SqliteStore": "store",
-    "TotalsRow": "store",
+    "DayRollup": "totals",
+    "Tally": "totals",
+    "Totals": "totals",
+    "TotalsRow": "totals",
 }
 
 

@@ -8,7 +8,7 @@ completion text, and never a secret.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -122,7 +122,7 @@ class RequestRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RequestRecord:
-        """Inverse of `to_json` (the store keeps records as this JSON)."""
+        """Inverse of `to_json` (schema-1 telemetry stores hold records as this JSON)."""
         money = ("cost_usd", "reference_cost_usd", "savings_usd")
         known = _FIELDS - {"candidates", "attempts", *money}
         # keys this version does not know (a newer store) are ignored, not fatal
@@ -146,10 +146,13 @@ _FIELDS = frozenset(RequestRecord.__dataclass_fields__)
 
 
 def _num(value: Decimal | None) -> float | int | None:
-    """Decimal → JSON number without float noise beyond 12 decimal places."""
+    """Decimal → JSON number without float noise beyond 12 decimal places. Never raises."""
     if value is None:
         return None
-    return float(round(value, 12))
+    try:
+        return float(round(value, 12))
+    except InvalidOperation:  # more than 28 digits once rounded: float keeps ~17 anyway
+        return float(value)
 
 
 def _dec(value: Any) -> Decimal | None:

@@ -10,127 +10,30 @@ floats. Not thread-safe: use it from the event loop thread only.
 "Today" is the UTC date of a record's `started_at` compared with the UTC date
 of `now`, so it rolls over at 00:00 UTC whatever the local time zone.
 
-Overhead percentiles come from a histogram with logarithmic buckets 1 % wide
-(from 0.001 ms up): a reported p50/p99 is within 0.5 % of the exact
-nearest-rank percentile. Overheads below 0.001 ms are reported as 0.
+Overhead percentiles are within 0.5 % of the exact nearest-rank percentile
+(see `telemetry.totals`).
+
+All-time totals include the store's daily roll-ups: the totals of records
+pruned by its retention (`[telemetry] retention_days`), so they survive
+pruning exactly, overhead percentiles included. Roll-ups have no time of day,
+so the minute and hour chart buckets cover only records still stored.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from orca_desktop.events import Event, RequestFinished
 from orca_desktop.telemetry.record import RequestRecord
-from orca_desktop.telemetry.store import SqliteStore, TotalsRow
+from orca_desktop.telemetry.store import SqliteStore
+from orca_desktop.telemetry.totals import DayRollup, Sums, Tally, Totals, TotalsRow
 
 log = logging.getLogger(__name__)
-
-_MIN_MS = 0.001
-_RATIO = 1.01
-_LOG_RATIO = math.log(_RATIO)
-_ZERO_BUCKET = -1
-
-
-class OverheadHistogram:
-    """Counts of overhead values in log buckets; percentiles within 0.5 % relative error."""
-
-    def __init__(self) -> None:
-        self._counts: dict[int, int] = {}
-        self.count = 0
-
-    def add(self, ms: float) -> None:
-        if ms < _MIN_MS or math.isnan(ms):
-            index = _ZERO_BUCKET
-        else:
-            index = int(math.log(ms / _MIN_MS) / _LOG_RATIO)
-        self._counts[index] = self._counts.get(index, 0) + 1
-        self.count += 1
-
-    def percentile(self, q: float) -> float | None:
-        """The nearest-rank `q`-percentile (0 < q ≤ 1), or None without data."""
-        if not self.count:
-            return None
-        rank = max(1, math.ceil(q * self.count))
-        seen = 0
-        for index in sorted(self._counts):
-            seen += self._counts[index]
-            if seen >= rank:
-                return _bucket_value(index)
-        return _bucket_value(max(self._counts))  # unreachable: seen ends at count
-
-
-def _bucket_value(index: int) -> float:
-    # geometric middle of the bucket: at most sqrt(1.01) - 1 ≈ 0.5 % off
-    return 0.0 if index == _ZERO_BUCKET else _MIN_MS * _RATIO ** (index + 0.5)
-
-
-@dataclass(slots=True)
-class _Sums:
-    """Counts and exact money of some requests; subclasses add an overhead summary."""
-
-    requests: int = 0
-    errors: int = 0
-    cost_usd: Decimal = Decimal(0)
-    savings_usd: Decimal = Decimal(0)
-
-    def add(self, row: TotalsRow) -> None:
-        self.requests += 1
-        self.errors += row.status >= 400
-        if row.cost_usd is not None:
-            self.cost_usd += row.cost_usd
-        if row.savings_usd is not None:
-            self.savings_usd += row.savings_usd
-        if row.overhead_ms is not None:
-            self._add_overhead(row.overhead_ms)
-
-    def _add_overhead(self, ms: float) -> None:
-        raise NotImplementedError
-
-
-@dataclass(slots=True)
-class _Totals(_Sums):
-    overhead: OverheadHistogram = field(default_factory=OverheadHistogram)
-
-    def _add_overhead(self, ms: float) -> None:
-        self.overhead.add(ms)
-
-    def snapshot(self) -> Totals:
-        return Totals(
-            self.requests,
-            self.errors,
-            self.cost_usd,
-            self.savings_usd,
-            self.overhead.percentile(0.50),
-            self.overhead.percentile(0.99),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """Totals over a span of requests; money exact, percentiles per the module docstring."""
-
-    requests: int
-    errors: int  # status >= 400
-    cost_usd: Decimal
-    savings_usd: Decimal
-    overhead_ms_p50: float | None
-    overhead_ms_p99: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "errors": self.errors,
-            "cost_usd": _usd(self.cost_usd),
-            "savings_usd": _usd(self.savings_usd),
-            "overhead_ms_p50": _ms(self.overhead_ms_p50),
-            "overhead_ms_p99": _ms(self.overhead_ms_p99),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +50,7 @@ class SeriesPoint:
 
 
 @dataclass(slots=True)
-class _Bucket(_Sums):
+class _Bucket(Sums):
     overhead_sum_ms: float = 0.0
     overhead_count: int = 0
     overhead_max_ms: float | None = None
@@ -210,8 +113,8 @@ class Stats:
     """
 
     def __init__(self, *, minutes_kept: int = 24 * 60, hours_kept: int = 30 * 24) -> None:
-        self._all = _Totals()
-        self._days: dict[date, _Totals] = {}
+        self._all = Tally()
+        self._days: dict[date, Tally] = {}
         self._series = {"minute": _Series(60, minutes_kept), "hour": _Series(3600, hours_kept)}
         self.unauthenticated = 0
         """Requests refused for a missing or bad token since start-up (never stored)."""
@@ -223,9 +126,13 @@ class Stats:
         stats.load(store.iter_totals())
         return stats
 
-    def load(self, rows: Iterable[TotalsRow]) -> None:
+    def load(self, rows: Iterable[TotalsRow | DayRollup]) -> None:
+        """Count stored records and roll-ups (as `SqliteStore.iter_totals` gives them)."""
         for row in rows:
-            self._add_row(row)
+            if isinstance(row, DayRollup):
+                self._add_rollup(row)
+            else:
+                self._add_row(row)
 
     def add(self, record: RequestRecord) -> None:
         """Count one finished request. O(1)."""
@@ -250,7 +157,7 @@ class Stats:
 
     def today(self, now: datetime) -> Totals:
         """Totals of the requests started on the UTC date of `now`."""
-        return self._days.get(_utc(now).date(), _Totals()).snapshot()
+        return self._days.get(_utc(now).date(), Tally()).snapshot()
 
     def all_time(self) -> Totals:
         return self._all.snapshot()
@@ -283,25 +190,25 @@ class Stats:
         for series in self._series.values():
             series.add(at, row)
 
-    def _day(self, day: date) -> _Totals:
+    def _add_rollup(self, rollup: DayRollup) -> None:
+        self._all.merge(rollup.tally)
+        try:
+            day = date.fromisoformat(rollup.day)
+        except ValueError:
+            return  # records whose time could not be read: all-time only, as in `_add_row`
+        self._day(day).merge(rollup.tally)
+
+    def _day(self, day: date) -> Tally:
         totals = self._days.get(day)
         if totals is None:
-            totals = self._days[day] = _Totals()
+            totals = self._days[day] = Tally()
             newest = max(self._days)
             for old in [d for d in self._days if (newest - d).days > 1]:
                 del self._days[old]
             if day not in self._days:  # a late record for a day already dropped
-                return _Totals()
+                return Tally()
         return totals
 
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _usd(value: Decimal) -> float:
-    return float(round(value, 12))
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)

@@ -1,41 +1,58 @@
 """The SQLite telemetry store: every request record, kept across restarts.
 
 Owns the database file and the one thread that writes to it. `add` never
-blocks and never touches SQLite: it only enqueues. A dedicated writer thread
-turns the queue into batches, one transaction per batch. Reads (`recent`,
-`recent_json`, `iter_totals`) are blocking calls on their own connection (WAL
-lets them run beside the writer); callers on the event loop run them in an
-executor, never on the loop itself.
+blocks and never touches SQLite: it encodes the record and leaves it for a
+dedicated writer thread, which writes what gathered in batches, one
+transaction per batch. Reads (`recent`, `recent_json`, `iter_totals`) are
+blocking calls on their own connection (WAL lets them run beside the
+writer); callers on the event loop run them in an executor, never on the
+loop itself. Reads see a record as soon as `add` returns, even before the
+writer has committed it (read-your-writes), so a client that learnt an id
+from the live feed can page with it at once.
 
 Durability: `close` writes everything that was added. A crash loses at most
 the batch being collected (the last `flush_interval_s`).
-Reads see a record as soon as `add` returns, even before the writer has
-committed it (read-your-writes), so a client that learnt an id from the live
-feed can page with it at once.
 
-Never holds prompt or completion text or a secret: it stores `RequestRecord`
-JSON and nothing else.
+Cost: the writer thread shares a core and the GIL with the gateway, so a
+record is cheap to keep: a compact array (`_codec`, about half the bytes of
+its JSON object), many rows per INSERT statement (fewer SQLite steps, each a
+GIL hand-over), one transaction per batch. `bench/store_bench.py` measures it.
+
+Retention: with `retention_days` > 0 the writer thread prunes records older
+than that many whole UTC days, at start and whenever the date moves on
+(checked after each batch and at least hourly), keeping their totals as
+daily roll-ups (`_rollup`) that `iter_totals` returns with the records.
+
+Never holds prompt or completion text or a secret: it stores `RequestRecord`s
+and their totals, nothing else.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import orjson
-
+from orca_desktop.telemetry import _codec, _rollup
 from orca_desktop.telemetry.record import RequestRecord
+from orca_desktop.telemetry.totals import DayRollup, TotalsRow
+
+__all__ = ["DayRollup", "SqliteStore", "TotalsRow"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: records stored as `_codec` arrays (schema-1 JSON objects still read), and
+# the `daily_totals` roll-ups. Migrating 1 -> 2 only adds the table.
+SCHEMA_VERSION = 2
+_PRUNE_CHECK_S = 3600.0
+_ROWS_PER_INSERT = 64  # x 8 parameters, well under SQLite's oldest limit of 999
 
 # `seq` is the order in which records were added (assigned in `add`, so it
 # also orders records still waiting for the writer). It is the rowid alias on
@@ -50,14 +67,13 @@ CREATE TABLE requests (
     cost_usd     TEXT,
     savings_usd  TEXT,
     overhead_ms  REAL,
-    record       TEXT NOT NULL
+    record       TEXT NOT NULL  -- schema 1: to_json() text; schema 2: _codec bytes
 );
 CREATE INDEX requests_started_at ON requests (started_at);
 """
 
-_INSERT = """
-INSERT INTO requests (seq, id, started_at, status, cost_usd, savings_usd, overhead_ms, record)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+_COLUMNS = "(seq, id, started_at, status, cost_usd, savings_usd, overhead_ms, record)"
+_UPSERT = """
 ON CONFLICT (id) DO UPDATE SET
     seq = excluded.seq, started_at = excluded.started_at, status = excluded.status,
     cost_usd = excluded.cost_usd, savings_usd = excluded.savings_usd,
@@ -65,23 +81,24 @@ ON CONFLICT (id) DO UPDATE SET
 """
 
 
-@dataclass(frozen=True, slots=True)
-class TotalsRow:
-    """The few fields `Stats` needs from one stored record (money exact, as stored)."""
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    """One INSERT of `rows` rows (a batch never holds an id twice: `_pending` is keyed by id)."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO requests {_COLUMNS} VALUES {values} {_UPSERT}"
 
+
+class _Row(NamedTuple):
+    """A record as it goes into the `requests` table, in `_COLUMNS` order."""
+
+    seq: int
+    id: str
     started_at: str
     status: int
-    cost_usd: Decimal | None
-    savings_usd: Decimal | None
+    cost_usd: str | None
+    savings_usd: str | None
     overhead_ms: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    seq: int
-    record: RequestRecord
-
-
+    record: bytes  # _codec.encode
 
 
 class SqliteStore:
@@ -89,15 +106,31 @@ class SqliteStore:
 
     Invariants: only the writer thread writes; `add` never blocks; records
     are returned newest (most recently added) first; everything added before
-    `close` is on disk after it.
+    `close` is on disk after it; a record is either stored or counted in a
+    roll-up, never both.
+
+    `retention_days` 0 keeps records forever; N > 0 keeps the records of
+    today (UTC, by `clock`) and the N days before it.
     """
 
-    def __init__(self, path: Path, *, flush_interval_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        flush_interval_s: float = 0.25,
+        retention_days: int = 0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if retention_days < 0:
+            raise ValueError("retention_days must be 0 (keep forever) or more")
         self.path = Path(path)
         self._flush_interval_s = flush_interval_s
+        self._retention_days = retention_days
+        self._clock = clock
+        self._pruned_before: date | None = None  # writer thread only
         # Records added but not yet committed, for read-your-writes. Guarded by
         # `_pending_lock`, held only for dict operations (never during I/O).
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, _Row] = {}
         self._pending_lock = threading.Lock()
         self._seq = itertools.count(1)
         self._reader: sqlite3.Connection | None = None
@@ -152,17 +185,39 @@ class SqliteStore:
     # -- writing ------------------------------------------------------------
 
     def add(self, record: RequestRecord) -> None:
-        """Hand `record` to the writer. Never blocks; the record must not change afterwards."""
+        """Hand `record` to the writer. Never blocks or raises; it keeps `record` as it is now.
+
+        Encodes the record here, on the caller's thread (~2 µs): pending
+        records then wait as bytes, which the garbage collector never has to
+        walk, instead of as a dozen live objects each; keeping the objects
+        alive for a batch cost more in collections than encoding them here.
+        """
         if self._closed:
             log.warning("telemetry store is closed; record %s not stored", record.id)
             return
         if self._writer is None:
             raise RuntimeError("SqliteStore.add before start()")
+        try:
+            stored = _codec.encode(record)
+        except Exception:  # one unserialisable record must not break the request or the store
+            log.exception("telemetry store: cannot serialise record %s", record.id)
+            return
+        cost = None if record.cost_usd is None else str(record.cost_usd)
+        savings = None if record.savings_usd is None else str(record.savings_usd)
         with self._pending_lock:
-            item = _Pending(next(self._seq), record)
+            row = _Row(
+                next(self._seq),
+                record.id,
+                record.started_at,
+                record.status,
+                cost,
+                savings,
+                record.overhead_ms,
+                stored,
+            )
             # re-inserted, not updated in place, so the dict stays in seq order
             self._pending.pop(record.id, None)
-            self._pending[record.id] = item
+            self._pending[record.id] = row
         if not self._work.is_set():  # wake the writer once per batch, not once per record
             self._work.set()
 
@@ -171,12 +226,14 @@ class SqliteStore:
 
         Records wait in `_pending` (which reads also see); there is no queue, so
         adding a record costs the loop a dict insert and, at most once a batch,
-        a wake-up of this thread.
+        a wake-up of this thread. Pruning is due at start and after midnight
+        UTC; it is checked after every batch and, when idle, every hour.
         """
+        idle_wait = _PRUNE_CHECK_S if self._retention_days else None
         try:
+            self._prune_if_due(conn)
             while True:
-                self._work.wait()
-                if not self._closed:
+                if self._work.wait(idle_wait) and not self._closed:
                     self._closing.wait(self._flush_interval_s)
                 self._work.clear()
                 with self._pending_lock:
@@ -187,20 +244,18 @@ class SqliteStore:
                     with self._pending_lock:
                         if not self._pending:
                             return
+                else:
+                    self._prune_if_due(conn)
         finally:
             conn.close()
 
-    def _write(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
-        rows = []
-        for item in batch:
-            try:
-                rows.append(_row(item))
-            except Exception:  # one unserialisable record must not stop the writer
-                log.exception("telemetry store: cannot serialise record %s", item.record.id)
+    def _write(self, conn: sqlite3.Connection, batch: list[_Row]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                for i in range(0, len(batch), _ROWS_PER_INSERT):
+                    chunk = batch[i : i + _ROWS_PER_INSERT]
+                    conn.execute(_insert_sql(len(chunk)), list(itertools.chain(*chunk)))
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -210,9 +265,25 @@ class SqliteStore:
             # the file is broken; the gateway keeps serving either way.
             log.exception("telemetry store: could not write %d records", len(batch))
         with self._pending_lock:
-            for item in batch:
-                if self._pending.get(item.record.id) is item:
-                    del self._pending[item.record.id]
+            for row in batch:
+                if self._pending.get(row.id) is row:
+                    del self._pending[row.id]
+
+    def _prune_if_due(self, conn: sqlite3.Connection) -> None:
+        if not self._retention_days:
+            return
+        before = self._clock().astimezone(UTC).date() - timedelta(days=self._retention_days)
+        if before == self._pruned_before:
+            return
+        try:
+            pruned, done = _rollup.prune(conn, before, stop=lambda: self._closed)
+        except sqlite3.Error:
+            log.exception("telemetry store: could not prune records before %s", before)
+            return
+        if done:
+            self._pruned_before = before
+        if pruned:
+            log.info("telemetry store: %d records before %s moved to daily totals", pruned, before)
 
     # -- reading (blocking: run in an executor) -----------------------------
 
@@ -221,26 +292,24 @@ class SqliteStore:
 
         Raises `KeyError` when `before` names no known record.
         """
-        return [
-            item if isinstance(item, RequestRecord) else RequestRecord.from_json(orjson.loads(item))
-            for item in self._recent(limit, before)
-        ]
+        return [_codec.decode(stored) for stored in self._recent(limit, before)]
 
     def recent_json(self, limit: int, before: str | None = None) -> list[bytes]:
-        """Like `recent`, but each record as its JSON bytes (stored text, not re-encoded)."""
-        return [
-            orjson.dumps(item.to_json()) if isinstance(item, RequestRecord) else item
-            for item in self._recent(limit, before)
-        ]
+        """Like `recent`, but each record as its JSON bytes (`RequestRecord.to_json`)."""
+        return [_codec.api_json(stored) for stored in self._recent(limit, before)]
 
-    def iter_totals(self, chunk: int = 10_000) -> Iterator[TotalsRow]:
-        """Every stored record's totals fields, oldest first, for `Stats` at start-up.
+    def iter_totals(self, chunk: int = 10_000) -> Iterator[DayRollup | TotalsRow]:
+        """The daily roll-ups, oldest first, then every stored record's totals fields,
+        oldest first: all `Stats` needs at start-up.
 
-        Streams in chunks on its own connection, so a large store is never
-        held in memory at once.
+        One read transaction on its own connection, so a prune running
+        meanwhile is seen entirely or not at all; streams in chunks, so a
+        large store is never held in memory at once.
         """
         conn = self._connect(read_only=True)
         try:
+            conn.execute("BEGIN")
+            yield from _rollup.read_rollups(conn)
             cur = conn.execute(
                 "SELECT started_at, status, cost_usd, savings_usd, overhead_ms"
                 " FROM requests ORDER BY seq"
@@ -251,7 +320,8 @@ class SqliteStore:
         finally:
             conn.close()
 
-    def _recent(self, limit: int, before: str | None) -> list[RequestRecord | bytes]:
+    def _recent(self, limit: int, before: str | None) -> list[bytes | str]:
+        """The stored forms of up to `limit` records, newest first, committed or not."""
         if limit <= 0:
             return []
         pending, before_seq = self._newest_pending(limit, before)
@@ -260,15 +330,15 @@ class SqliteStore:
             if not row:
                 raise KeyError(before)
             before_seq = int(row[0][0])
-        merged: dict[str, tuple[int, RequestRecord | bytes]] = {}
-        for seq, rid, text in self._query_recent(limit, before_seq):
-            merged[rid] = (seq, text.encode())
+        merged: dict[str, tuple[int, bytes | str]] = {}
+        for seq, rid, stored in self._query_recent(limit, before_seq):
+            merged[rid] = (seq, stored)
         for item in pending:
-            merged[item.record.id] = (item.seq, item.record)
+            merged[item.id] = (item.seq, item.record)
         ordered = sorted(merged.values(), key=lambda pair: pair[0], reverse=True)
         return [value for _, value in ordered[:limit]]
 
-    def _newest_pending(self, limit: int, before: str | None) -> tuple[list[_Pending], int | None]:
+    def _newest_pending(self, limit: int, before: str | None) -> tuple[list[_Row], int | None]:
         """The newest `limit` uncommitted records older than `before`, and its seq if pending.
 
         Taken before the database is read: a record missing from this snapshot
@@ -283,7 +353,7 @@ class SqliteStore:
                 if mark is None:
                     return [], None
                 before_seq = mark.seq
-            newest: list[_Pending] = []
+            newest: list[_Row] = []
             for item in reversed(self._pending.values()):  # seq order, see `add`
                 if before_seq is None or item.seq < before_seq:
                     newest.append(item)
@@ -291,14 +361,16 @@ class SqliteStore:
                         break
             return newest, before_seq
 
-    def _query_recent(self, limit: int, before_seq: int | None) -> list[tuple[int, str, str]]:
+    def _query_recent(
+        self, limit: int, before_seq: int | None
+    ) -> list[tuple[int, str, bytes | str]]:
         if before_seq is None:
             sql = "SELECT seq, id, record FROM requests ORDER BY seq DESC LIMIT ?"
             params: tuple[int, ...] = (limit,)
         else:
             sql = "SELECT seq, id, record FROM requests WHERE seq < ? ORDER BY seq DESC LIMIT ?"
             params = (before_seq, limit)
-        return [(int(s), str(i), str(r)) for s, i, r in self._read(sql, params)]
+        return [(int(s), str(i), r) for s, i, r in self._read(sql, params)]
 
     def _read(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         with self._reader_lock:
@@ -330,20 +402,8 @@ class SqliteStore:
             )
         if version < 1:
             conn.executescript(f"BEGIN; {_SCHEMA_V1} PRAGMA user_version = 1; COMMIT;")
-
-
-def _row(item: _Pending) -> tuple[object, ...]:
-    record = item.record
-    return (
-        item.seq,
-        record.id,
-        record.started_at,
-        record.status,
-        None if record.cost_usd is None else str(record.cost_usd),
-        None if record.savings_usd is None else str(record.savings_usd),
-        record.overhead_ms,
-        orjson.dumps(record.to_json()).decode(),
-    )
+        if version < 2:
+            conn.executescript(f"BEGIN; {_rollup.SCHEMA_V2} PRAGMA user_version = 2; COMMIT;")
 
 
 def _dec(value: str | None) -> Decimal | None:

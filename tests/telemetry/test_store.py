@@ -9,8 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from orca_desktop.telemetry import _codec
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
-from orca_desktop.telemetry.store import SqliteStore
+from orca_desktop.telemetry.store import SCHEMA_VERSION, SqliteStore
 
 
 def make_record(
@@ -128,7 +129,7 @@ def test_database_is_in_wal_mode_with_a_schema_version(db_path: Path) -> None:
     conn = sqlite3.connect(db_path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     finally:
         conn.close()
 
@@ -193,3 +194,112 @@ def test_an_unserialisable_record_does_not_stop_the_writer(
 def test_add_before_start_is_a_programming_error(db_path: Path) -> None:
     with pytest.raises(RuntimeError, match="start"):
         SqliteStore(db_path).add(make_record(1))
+
+
+def test_every_field_of_a_record_is_stored_exactly(db_path: Path) -> None:
+    record = RequestRecord(
+        id="req-full",
+        started_at="2025-06-01T12:00:00.123Z",
+        endpoint="/v1/messages",
+        client="claude-code",
+        requested_model="orcarouter/cheap",
+        router="cheap",
+        strategy="fallback",
+        reason='first reachable: é ✓ "quoted"',
+        provider="anthropic",
+        model="claude-haiku",
+        byok=False,
+        status=502,
+        error="upstream said no",
+        stream=True,
+        candidates=[
+            CandidateView("a", "p", Decimal("0.000000123456789012345678"), None),
+            CandidateView("b", "q", None, "lacks tools"),
+        ],
+        attempts=[
+            Attempt("a", "p", 429, "rate limited", 12.3456789),
+            Attempt("b", "q", 0, None, 0.1),
+        ],
+        prompt_tokens=1,
+        completion_tokens=2,
+        cached_tokens=3,
+        reasoning_tokens=4,
+        cost_usd=Decimal("1E-30"),
+        reference_model="gpt-4o",
+        reference_cost_usd=Decimal("12345678901234567890.123456789"),
+        savings_usd=Decimal("-0.5"),
+        overhead_ms=0.123456789,
+        upstream_ms=1e-9,
+        ttft_ms=123456.789012,
+        duration_ms=98765.4321,
+    )
+    with SqliteStore(db_path) as store:
+        store.add(record)
+        assert store.recent(1) == [record]  # still pending
+    with SqliteStore(db_path) as store:
+        assert store.recent(1) == [record]  # from the file
+        assert orjson.loads(store.recent_json(1)[0]) == orjson.loads(orjson.dumps(record.to_json()))
+
+
+def test_the_stored_form_names_every_record_field_in_order() -> None:
+    # A field added to RequestRecord must be appended to the stored form too.
+    assert _codec.STORED_FIELDS == tuple(RequestRecord.__dataclass_fields__)
+
+
+# The database as Orca Desktop wrote it before schema 2 (records as to_json text).
+_SCHEMA_1 = """
+CREATE TABLE requests (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL,
+    status INTEGER NOT NULL, cost_usd TEXT, savings_usd TEXT, overhead_ms REAL,
+    record TEXT NOT NULL
+);
+CREATE INDEX requests_started_at ON requests (started_at);
+PRAGMA user_version = 1;
+"""
+
+
+def write_schema_1_database(path: Path, records: list[RequestRecord]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    conn.executescript(_SCHEMA_1)
+    conn.executemany(
+        "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                seq,
+                r.id,
+                r.started_at,
+                r.status,
+                None if r.cost_usd is None else str(r.cost_usd),
+                None if r.savings_usd is None else str(r.savings_usd),
+                r.overhead_ms,
+                orjson.dumps(r.to_json()).decode(),
+            )
+            for seq, r in enumerate(records, start=1)
+        ],
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_a_schema_1_database_is_read_and_extended(db_path: Path) -> None:
+    yesterday = [make_record(i) for i in range(4)]
+    write_schema_1_database(db_path, yesterday)
+    today = [make_record(i) for i in range(4, 7)]
+    with SqliteStore(db_path) as store:
+        for r in today:
+            store.add(r)
+    with SqliteStore(db_path) as store:
+        everything = list(reversed(yesterday + today))
+        assert store.recent(10) == everything
+        assert [orjson.loads(b) for b in store.recent_json(10)] == [r.to_json() for r in everything]
+        assert [r.id for r in store.recent(3, before=today[0].id)] == [
+            r.id for r in reversed(yesterday[1:])
+        ]
+        assert len([row for row in store.iter_totals()]) == 7
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("SELECT COUNT(*) FROM daily_totals").fetchone()[0] == 0
+    finally:
+        conn.close()
