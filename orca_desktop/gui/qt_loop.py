@@ -64,6 +64,8 @@ class OrcaQtLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
         self._wake.setTimerType(Qt.TimerType.PreciseTimer)
         self._wake.timeout.connect(self._tick)
         self._wake_at = math.inf  # monotonic deadline the QTimer is armed for
+        self._in_tick = False
+        self._io_paused = False
         self._io = QSocketNotifier(self._swap_in_native_selector(), QSocketNotifier.Type.Read)
         self._io.activated.connect(self._on_io)
 
@@ -155,14 +157,25 @@ class OrcaQtLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
 
     def _on_io(self) -> None:
         """A socket (or the self-pipe) is ready: make sure an iteration runs soon."""
-        if self._wake_at > 0.0:
+        if self._in_tick:
+            # A callback runs a nested Qt loop (a modal dialog). Like any blocking call it
+            # holds the asyncio loop until it returns; meanwhile Qt would re-report the
+            # same unread readiness on every pass, spinning a core.
+            self._io.setEnabled(False)
+            self._io_paused = True
+        elif self._wake_at > 0.0:
             self._arm(0.0)
 
     def _tick(self) -> None:
+        self._in_tick = True
         self._wake_at = 0.0  # callbacks scheduled during the turn need no QTimer call
         try:
             self._run_slice()
         finally:
+            self._in_tick = False
+            if self._io_paused and not self.is_closed():
+                self._io_paused = False
+                self._io.setEnabled(True)
             self._rearm()
 
     def _run_slice(self) -> None:

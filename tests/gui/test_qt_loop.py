@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from PySide6.QtCore import QCoreApplication, QEvent, QObject
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, QTimer
 
 from orca_desktop.gui import qt_loop
 from orca_desktop.gui.qt_loop import OrcaQtLoop
@@ -254,3 +254,35 @@ def test_qt_events_are_served_while_the_loop_is_busy(qloop: OrcaQtLoop) -> None:
     assert done == list(range(burst))
     assert len(pinged.seen) == 1
     assert pinged.seen[0] < burst // 4
+
+
+class _CountingLoop(OrcaQtLoop):
+    io_wakeups = 0
+
+    def _on_io(self) -> None:
+        self.io_wakeups += 1
+        super()._on_io()
+
+
+def test_a_modal_dialog_in_a_callback_does_not_spin(qapp: Any) -> None:
+    """A blocking nested Qt loop (QMessageBox.exec from a coroutine) holds asyncio, as any
+    blocking call does, but must not busy-loop on readiness nobody can consume; what
+    arrived meanwhile runs once it returns."""
+    loop = _CountingLoop(qapp)
+    try:
+
+        async def main() -> str:
+            future: asyncio.Future[str] = loop.create_future()
+            threading.Thread(
+                target=lambda: loop.call_soon_threadsafe(future.set_result, "after the modal")
+            ).start()
+            time.sleep(0.05)  # the self-pipe is now readable
+            nested = QEventLoop()
+            QTimer.singleShot(300, nested.quit)
+            nested.exec()  # what QMessageBox.exec() does
+            return await asyncio.wait_for(future, 5)
+
+        assert loop.run_until_complete(main()) == "after the modal"
+        assert loop.io_wakeups < 10
+    finally:
+        loop.close()
