@@ -123,7 +123,9 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
         router = Router(catalog, routing_config, cooldowns, latency)
 
         hub = EventHub()
-        store = SqliteStore(data_dir / "telemetry.sqlite3")
+        store = SqliteStore(
+            data_dir / "telemetry.sqlite3", retention_days=config.telemetry.retention_days
+        )
         store.start()
         stack.callback(store.close)
         stats = await asyncio.get_running_loop().run_in_executor(None, Stats.from_store, store)

@@ -106,12 +106,22 @@ class RoutingConfig(_Strict):
     )
 
 
+class TelemetryConfig(_Strict):
+    retention_days: int = Field(
+        30,
+        ge=0,
+        description="days of request records kept after the day they were made (UTC);"
+        " older ones become daily totals. 0 keeps every record forever",
+    )
+
+
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: list[ModelConfig] = Field(default_factory=list)
     routers: dict[str, RouterConfig] = Field(default_factory=dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
 
 class ConfigError(Exception):

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from orca_desktop.config import Config, ConfigError, load_config, save_config
+from orca_desktop.config import (
+    Config,
+    ConfigError,
+    TelemetryConfig,
+    load_config,
+    save_config,
+)
 
 PRODUCT_EXAMPLE = textwrap.dedent(
     """\
@@ -61,6 +67,16 @@ def test_missing_file_is_the_default_config(tmp_path: Path) -> None:
     assert cfg.server.allowed_origins == []
     assert cfg.providers == {} and cfg.models == [] and cfg.routers == {}
     assert cfg.routing.reference_model == "gpt-4o"
+    assert cfg.telemetry.retention_days == 30
+
+
+def test_telemetry_retention_days_loads_and_zero_means_forever(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "[telemetry]\nretention_days = 7\n")).telemetry == (
+        TelemetryConfig(retention_days=7)
+    )
+    assert load_config(write(tmp_path, "[telemetry]\nretention_days = 0\n")).telemetry == (
+        TelemetryConfig(retention_days=0)
+    )
 
 
 def test_product_example_loads(tmp_path: Path) -> None:
@@ -121,6 +137,20 @@ def test_product_example_loads(tmp_path: Path) -> None:
             "models.0.input_price",
             "greater than",
             id="model-price",
+        ),
+        pytest.param(
+            "[telemetry]\nretention_days = -1\n",
+            2,
+            "telemetry.retention_days",
+            "greater than or equal to 0",
+            id="retention",
+        ),
+        pytest.param(
+            "[telemetry]\nretention = 5\n",
+            2,
+            "telemetry.retention",
+            "unknown key",
+            id="telemetry-unknown-key",
         ),
     ],
 )

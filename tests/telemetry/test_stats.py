@@ -14,6 +14,7 @@ from orca_desktop.events import EventHub, RequestFinished
 from orca_desktop.telemetry.record import RequestRecord
 from orca_desktop.telemetry.stats import Stats
 from orca_desktop.telemetry.store import SqliteStore
+from orca_desktop.telemetry.totals import DayRollup, Tally, TotalsRow
 
 DAY1 = datetime(2025, 6, 1, 10, 30, tzinfo=UTC)
 DAY2 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
@@ -156,3 +157,19 @@ def test_series_memory_is_bounded() -> None:
     now = DAY2 + timedelta(minutes=499)
     assert [p.requests for p in stats.series("minute", now=now, points=100)] == [1] * 10
     assert len(stats._series["minute"]._buckets) <= 10 + 64
+
+
+def test_roll_ups_count_in_all_time_and_in_today_when_they_are_today() -> None:
+    pruned = [make_record(i, at=DAY1, overhead_ms=float(i)) for i in range(5)]
+    tally = Tally()
+    for r in pruned:
+        tally.add(TotalsRow(r.started_at, r.status, r.cost_usd, r.savings_usd, r.overhead_ms))
+    stats = Stats()
+    stats.load([DayRollup(DAY1.date().isoformat(), tally), DayRollup("unknown", Tally(1, 1))])
+    stats.add(make_record(9, at=DAY2))
+    expected = Stats()
+    for r in [*pruned, make_record(9, at=DAY2)]:
+        expected.add(r)
+    assert stats.to_json(DAY1)["today"] == expected.to_json(DAY1)["today"]
+    all_time = stats.to_json(DAY2)["all_time"]
+    assert all_time == {**expected.to_json(DAY2)["all_time"], "requests": 7, "errors": 1}
