@@ -1,0 +1,83 @@
+"""The store's record encoding: any record comes back equal, and as the same API JSON."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orca_desktop.telemetry import _codec
+from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
+
+text = st.text(max_size=20)
+maybe_text = st.none() | text
+money = st.none() | st.decimals(
+    min_value=Decimal("-1e6"), max_value=Decimal("1e6"), allow_nan=False, places=12
+)
+ms = st.none() | st.floats(min_value=0, max_value=1e7, allow_nan=False)
+tokens = st.none() | st.integers(min_value=0, max_value=10**9)
+
+records = st.builds(
+    RequestRecord,
+    id=text,
+    started_at=text,
+    endpoint=text,
+    client=maybe_text,
+    requested_model=maybe_text,
+    router=maybe_text,
+    strategy=maybe_text,
+    reason=maybe_text,
+    provider=maybe_text,
+    model=maybe_text,
+    byok=st.none() | st.booleans(),
+    status=st.integers(min_value=0, max_value=599),
+    error=maybe_text,
+    stream=st.booleans(),
+    candidates=st.lists(st.builds(CandidateView, text, text, money, maybe_text), max_size=5),
+    attempts=st.lists(
+        st.builds(
+            Attempt,
+            text,
+            text,
+            st.integers(min_value=0, max_value=599),
+            maybe_text,
+            st.floats(min_value=0, max_value=1e7),
+        ),
+        max_size=3,
+    ),
+    prompt_tokens=tokens,
+    completion_tokens=tokens,
+    cached_tokens=tokens,
+    reasoning_tokens=tokens,
+    cost_usd=money,
+    reference_model=maybe_text,
+    reference_cost_usd=money,
+    savings_usd=money,
+    overhead_ms=ms,
+    upstream_ms=ms,
+    ttft_ms=ms,
+    duration_ms=ms,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(records)
+def test_any_record_decodes_to_itself_and_to_its_api_json(record: RequestRecord) -> None:
+    stored = _codec.encode(record)
+    assert _codec.decode(stored) == record
+    assert _codec.api_json(stored) == orjson.dumps(record.to_json())
+
+
+def test_a_schema_1_row_is_its_api_json_as_stored() -> None:
+    record = RequestRecord(id="r", started_at="2025-06-01T00:00:00Z", endpoint="/v1/models")
+    text = orjson.dumps(record.to_json()).decode()
+    assert _codec.api_json(text) == text.encode()
+    assert _codec.decode(text) == record
+
+
+def test_a_row_written_before_a_field_was_added_reads_with_its_default() -> None:
+    record = RequestRecord(id="r", started_at="t", endpoint="/v1/chat/completions", status=200)
+    shorter = orjson.dumps(orjson.loads(_codec.encode(record))[:-4])  # no timings yet
+    assert _codec.decode(shorter) == record
