@@ -31,7 +31,7 @@ from orca_desktop.config import (
     default_data_dir,
     load_config,
 )
-from orca_desktop.core import Core
+from orca_desktop.core import PRICE_CACHE_FILE, Core
 from orca_desktop.events import (
     Event,
     EventHub,
@@ -57,8 +57,19 @@ KEYRING_SERVICE_ENV = "ORCA_KEYRING_SERVICE"
 """Keyring service name override; tests use a throwaway one so they never touch real keys."""
 
 
-def make_keystore() -> KeyStore:
-    return KeyStore(service=os.environ.get(KEYRING_SERVICE_ENV) or "orca-desktop")
+def make_keystore(*, read_in_child: bool = False) -> KeyStore:
+    """The keystore over the OS keyring (service overridable for tests and benchmarks).
+
+    `read_in_child`: the start-up read happens in a short-lived child process, so the
+    gateway never keeps a keyring backend resident (~8-11 MiB). Not in a frozen
+    build, whose executable cannot run `python -m`.
+    """
+    import sys
+
+    return KeyStore(
+        service=os.environ.get(KEYRING_SERVICE_ENV) or "orca-desktop",
+        read_in_child=read_in_child and not getattr(sys, "frozen", False),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +104,7 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
     data_dir.mkdir(parents=True, exist_ok=True)
 
     async with contextlib.AsyncExitStack() as stack:
-        keystore = make_keystore()
+        keystore = make_keystore(read_in_child=True)
         routing_config = config
         if opts.demo:
             demo = DemoUpstream()
@@ -117,7 +128,7 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
         }
         for provider in providers.values():
             stack.push_async_callback(provider.close)
-        catalog = Catalog.build(routing_config)
+        catalog = Catalog.build(routing_config, price_cache=data_dir / PRICE_CACHE_FILE)
         cooldowns = Cooldowns(time.monotonic)
         latency = LatencyTracker()
         router = Router(catalog, routing_config, cooldowns, latency)

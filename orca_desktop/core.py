@@ -26,6 +26,9 @@ from orca_desktop.telemetry.store import SqliteStore
 
 KeyState = Literal["keyring", "env", "missing", "local"]
 
+PRICE_CACHE_FILE = "genai-prices-cache.json"
+"""In the data dir: genai-prices' numbers for the catalog, so a start need not import it."""
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderState:
@@ -179,7 +182,7 @@ class Core:
         ctx = self._ctx
         if cfg.models == ctx.config.models and cfg.providers == ctx.config.providers:
             return ctx.catalog
-        return Catalog.build(cfg)
+        return Catalog.build(cfg, price_cache=self.data_dir / PRICE_CACHE_FILE)
 
     def _routing_for(self, cfg: Config) -> tuple[Catalog, Router]:
         """The catalog and router `cfg` gives; raises ConfigError when they reject it."""
