@@ -95,9 +95,7 @@ class OrcaQtLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
-        self._check_closed()
-        handle = asyncio.Handle(callback, args, self, context)
-        self._ready.append(handle)
+        handle = self._enqueue(callback, args, context)
         if self._wake_at > 0.0:
             self._arm(0.0)
         return handle
@@ -109,10 +107,19 @@ class OrcaQtLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
         """From any thread: queue, then wake the loop through the self-pipe (no Qt call)."""
+        handle = self._enqueue(callback, args, context)
+        self._write_to_self()
+        return handle
+
+    def _enqueue(
+        self,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        context: contextvars.Context | None,
+    ) -> asyncio.Handle:
         self._check_closed()
         handle = asyncio.Handle(callback, args, self, context)
         self._ready.append(handle)
-        self._write_to_self()
         return handle
 
     def _add_callback(self, handle: asyncio.Handle) -> None:

@@ -40,7 +40,7 @@ from orca_desktop.config import Config, ConfigError
 from orca_desktop.gui._async import run_task
 from orca_desktop.gui._core import CoreLike
 from orca_desktop.gui._style import BAD, ERROR_COLOR
-from orca_desktop.gui.pages._common import StatusLine, page_layout
+from orca_desktop.gui.pages._common import page_layout, save_row
 from orca_desktop.gui.pages._rules_editor import (
     RouterDraft,
     RuleDraft,
@@ -272,17 +272,10 @@ class RoutersPage(QWidget):
         )
         layout.addWidget(self._reference_box())
         layout.addWidget(self._routers_box(), 1)
-        actions = QHBoxLayout()
-        self.save_button = QPushButton("Save routers")
-        self.save_button.setObjectName("primary")
-        self.save_button.clicked.connect(self.save)
-        self.revert_button = QPushButton("Revert")
-        self.revert_button.clicked.connect(self.load)
-        self.status = StatusLine()
-        actions.addWidget(self.save_button)
-        actions.addWidget(self.revert_button)
-        actions.addWidget(self.status, 1)
-        layout.addLayout(actions)
+        actions = save_row("Save routers", self.save, self.load)
+        self.save_button, self.revert_button = actions.save, actions.revert
+        self.status = actions.status
+        layout.addLayout(actions.layout)
         self.load()
 
     def _reference_box(self) -> QGroupBox:

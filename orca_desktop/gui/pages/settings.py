@@ -16,10 +16,8 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -27,7 +25,7 @@ from PySide6.QtWidgets import (
 from orca_desktop.config import Config
 from orca_desktop.gui._async import run_task
 from orca_desktop.gui._core import CoreLike, openai_base_url
-from orca_desktop.gui.pages._common import StatusLine, page_layout
+from orca_desktop.gui.pages._common import page_layout, save_row
 from orca_desktop.gui.pages.routers import validation_message
 
 FIELD_WIDTH = 160
@@ -111,17 +109,10 @@ class SettingsPage(QWidget):
         tform.addRow(_label("Idle between chunks"), self.idle_spin)
         layout.addWidget(timeouts)
 
-        actions = QHBoxLayout()
-        self.save_button = QPushButton("Save settings")
-        self.save_button.setObjectName("primary")
-        self.save_button.clicked.connect(self.save)
-        self.revert_button = QPushButton("Revert")
-        self.revert_button.clicked.connect(self.load)
-        self.status = StatusLine()
-        actions.addWidget(self.save_button)
-        actions.addWidget(self.revert_button)
-        actions.addWidget(self.status, 1)
-        layout.addLayout(actions)
+        actions = save_row("Save settings", self.save, self.load)
+        self.save_button, self.revert_button = actions.save, actions.revert
+        self.status = actions.status
+        layout.addLayout(actions.layout)
         layout.addStretch(1)
         self.load()
 
