@@ -170,10 +170,10 @@ def verdicts(r: Results) -> list[Verdict]:
             r.routing.get("note", ""),
         ),
         (
-            "GUI overhead p50 (non-stream c=1) vs headless",
+            "GUI overhead p50 under c=64 load (non-stream) vs headless",
             lambda i: ratio(
-                overhead(r, gui, "ns_c1", "total_us", i),
-                overhead(r, orca, "ns_c1", "total_us", i),
+                overhead(r, gui, "ns_c64", "total_us", i),
+                overhead(r, orca, "ns_c64", "total_us", i),
             ),
             1.25,
             "×",
