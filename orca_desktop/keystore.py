@@ -3,8 +3,9 @@
 This module owns every secret the app holds. Keys live in the OS keyring
 (service ``orca-desktop``, user = provider id) and, once loaded, in memory as
 `Secret` objects whose ``repr`` and ``str`` are masked. An environment variable
-``ORCA_KEY_<PROVIDER>`` overrides the keyring for headless use; the local token
-is ``ORCA_DESKTOP_TOKEN`` or the keyring user ``local-token``.
+``ORCA_KEY_<PROVIDER>`` (read when the store is made) overrides the keyring for
+headless use; the local token is ``ORCA_DESKTOP_TOKEN`` or the keyring user
+``local-token``.
 
 It must never write a key anywhere but the keyring, never log one, and never
 put one in an exception message. With no secure keyring it raises
@@ -134,7 +135,9 @@ class KeyStore:
         service: str = DEFAULT_SERVICE,
         read_in_child: bool = False,
     ) -> None:
-        self._env: Mapping[str, str] = os.environ if env is None else env
+        # A snapshot: `get` runs on every request and must not read os.environ each time.
+        self._env: Mapping[str, str] = dict(os.environ if env is None else env)
+        self._overrides: dict[str, Secret | None] = {}  # provider -> its env key, memoised
         self._service = service
         self._read_in_child = read_in_child
         self._keys: dict[str, Secret] = {}
@@ -209,11 +212,17 @@ class KeyStore:
         log.debug("loaded keys through a keyring reader for %d providers", len(wanted))
 
     def get(self, provider: str) -> Secret | None:
-        """The key for `provider` from memory: the env variable, else the loaded keyring entry."""
-        value = self._env_value(env_var_name(provider))
-        if value is not None:
-            return Secret(value)
-        return self._keys.get(provider)
+        """The key for `provider` from memory: the env variable, else the loaded keyring entry.
+
+        The environment is read when the store is made; a key saved or deleted
+        through the store applies at once.
+        """
+        try:
+            override = self._overrides[provider]
+        except KeyError:
+            value = self._env_value(env_var_name(provider))
+            override = self._overrides[provider] = None if value is None else Secret(value)
+        return override if override is not None else self._keys.get(provider)
 
     def source(self, provider: str) -> KeySource:
         """Where `get(provider)` finds its key."""

@@ -371,6 +371,25 @@ def test_load_asks_the_keyring_once_per_provider(monkeypatch: pytest.MonkeyPatch
     assert store.get("openai") == Secret("sk-one")
 
 
+def test_env_is_read_once_and_saved_or_deleted_keys_apply_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_backend(monkeypatch, MemoryKeyring())
+    env = {"ORCA_KEY_GROQ": "sk-env"}
+    store = KeyStore(env=env)
+    env["ORCA_KEY_GROQ"] = "sk-changed-later"
+    env["ORCA_KEY_OPENAI"] = "sk-added-later"
+
+    assert store.get("groq") == Secret("sk-env")
+    assert store.get("openai") is None  # the environment as it was when the store was made
+    store.set("openai", "sk-saved")
+    assert store.get("openai") == Secret("sk-saved") and store.source("openai") == "keyring"
+    store.set("groq", "sk-saved-too")
+    assert store.get("groq") == Secret("sk-env")  # the env variable still wins
+    assert store.delete("openai")
+    assert store.get("openai") is None and store.source("openai") == "missing"
+
+
 def test_empty_env_variable_does_not_override(monkeypatch: pytest.MonkeyPatch) -> None:
     backend = MemoryKeyring()
     backend.items["orca-desktop", "openai"] = "sk-stored"
