@@ -8,8 +8,11 @@ below is worked out by hand and compared exactly, as Decimal.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,7 +21,8 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from orca_desktop.events import RequestFinished
 from orca_desktop.telemetry.record import RequestRecord
-from tests.e2e.conftest import Gateway, openai_client
+from orca_desktop.telemetry.store import SqliteStore
+from tests.e2e.conftest import Gateway, GatewayFactory, openai_client
 from tests.fake_provider import Fail, Reply
 
 pytestmark = pytest.mark.asyncio
@@ -281,3 +285,37 @@ async def test_client_disconnect_mid_stream_is_recorded_as_499(gateway: Gateway)
     assert (r["status"], r["error"], r["stream"]) == (499, "client disconnected", True)
     assert (r["provider"], r["model"]) == ("mock", "fake-small")
     assert [(a["model"], a["status"]) for a in r["attempts"]] == [("fake-small", 200)]
+
+
+async def test_retention_days_from_the_config_prunes_into_all_time_totals(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    """`[telemetry] retention_days` reaches the store: an old record leaves the request
+    list at start-up, and all-time totals still count it."""
+    old_day = (datetime.now(UTC) - timedelta(days=40)).date().isoformat()
+    old = RequestRecord(
+        id="req-old",
+        started_at=f"{old_day}T10:00:00.000Z",
+        endpoint="/v1/chat/completions",
+        status=200,
+        cost_usd=Decimal("0.25"),
+        savings_usd=Decimal("0.5"),
+        overhead_ms=1.0,
+    )
+    with SqliteStore(tmp_path / "data" / "telemetry.sqlite3") as store:
+        store.add(old)
+
+    gateway = await gateway_factory(extra="[telemetry]\nretention_days = 7\n")
+    gateway.fake.script("fake-small", Reply(prompt_tokens=1000, completion_tokens=500))
+    await complete(gateway, "fake-small", stream=False)
+
+    deadline = time.monotonic() + 10
+    while True:
+        ids = [r["id"] for r in await gateway.records(1)]
+        if "req-old" not in ids or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert "req-old" not in ids and len(ids) == 1
+    all_time = (await gateway.stats())["all_time"]
+    assert all_time["requests"] == 2
+    assert usd(all_time["cost_usd"]) == Decimal("0.25") + Decimal("0.00045")
