@@ -167,7 +167,7 @@ class ChatExchange:
                 body["model"],
                 fallbacks=fallbacks,
                 route=route,
-                req=requirements_of(body),
+                req=requirements_of(body, raw=self._raw),
                 reach=self.ctx.reach,
             )
         except RoutingError as exc:

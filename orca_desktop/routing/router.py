@@ -4,7 +4,10 @@ Owns `Router`, `RouteDecision`, `Candidate` and `RoutingError`. Pure and
 synchronous: `decide` reads the catalog's precomputed rows, the cool-down and
 latency tables and the request's requirements, and returns in microseconds.
 Per-(capabilities, context size, reach) pools of eligible models are built
-on first use and cached. It never does I/O, never awaits, never sees a key.
+on first use and cached. An id served by one catalog entry is decided
+without scanning the prompt when the answer cannot depend on it (the
+estimate is made when its cost is first read). It never does I/O, never
+awaits, never sees a key.
 
 Model forms (PRODUCT.md "Model forms"): a plain id; `provider/id` (pins the
 provider); `auto`, `router`, `default`, `orbitrage`, `orcarouter/auto` (the
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -24,7 +27,7 @@ from orca_desktop.config import Config, ConfigError, RouterConfig
 from orca_desktop.routing.catalog import Catalog, ModelInfo
 from orca_desktop.routing.cooldown import Cooldowns, LatencyTracker
 from orca_desktop.routing.reach import Reach, no_key_message, no_key_reason, route_for
-from orca_desktop.routing.requirements import CAPABILITY_BITS, REASONING, Requirements
+from orca_desktop.routing.requirements import CAPABILITY_BITS, REASONING, VISION, Requirements
 from orca_desktop.routing.strategies import (
     Option,
     Row,
@@ -40,20 +43,65 @@ AUTO_CHAIN_LENGTH = 6  # the auto router's chain: the cheapest few, not the whol
 _POOL_CACHE_LIMIT = 4096
 
 
-@dataclass(frozen=True, slots=True)
 class Candidate:
     """One way to serve the request; `excluded` is None when it may be tried.
 
     `via` receives the call with model `upstream_model`; cool-downs and
-    latency are keyed by that pair.
+    latency are keyed by that pair. Read-only once made. The cost estimate
+    may be given as a function, called when the cost is first read (a pinned
+    request's estimate is made after it went upstream).
     """
 
-    model: ModelInfo
-    via: str
-    upstream_model: str
-    byok: bool
-    estimated_cost_usd: Decimal
-    excluded: str | None
+    __slots__ = ("_cost", "byok", "excluded", "model", "upstream_model", "via")
+
+    def __init__(
+        self,
+        model: ModelInfo,
+        via: str,
+        upstream_model: str,
+        byok: bool,
+        estimated_cost_usd: Decimal | Callable[[], Decimal],
+        excluded: str | None,
+    ) -> None:
+        self.model = model
+        self.via = via
+        self.upstream_model = upstream_model
+        self.byok = byok
+        self._cost = estimated_cost_usd
+        self.excluded = excluded
+
+    @property
+    def estimated_cost_usd(self) -> Decimal:
+        cost = self._cost
+        if not isinstance(cost, Decimal):
+            cost = self._cost = cost()
+        return cost
+
+    def _values(self) -> tuple[ModelInfo, str, str, bool, Decimal, str | None]:
+        return (
+            self.model,
+            self.via,
+            self.upstream_model,
+            self.byok,
+            self.estimated_cost_usd,
+            self.excluded,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Candidate):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        model, via, upstream, byok, cost, excluded = self._values()
+        return (
+            f"Candidate(model={model.id!r}/{model.provider!r}, via={via!r}, "
+            f"upstream_model={upstream!r}, byok={byok}, estimated_cost_usd={cost}, "
+            f"excluded={excluded!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +206,12 @@ class Router:
         everything = [Option(r, r.model.provider, r.model.upstream_id, False) for r in self._rows]
         self._global_band = skyband(everything, AUTO_CHAIN_LENGTH)
         self._check_routers()
+        # ids that name exactly one catalog entry and no router: `_pinned_one` may decide them
+        self._one_row = {
+            model_id: rows[0]
+            for model_id, rows in self._rows_by_id.items()
+            if len(rows) == 1 and not self._names_a_router(model_id)
+        }
 
     # -- public -----------------------------------------------------------------
 
@@ -177,6 +231,21 @@ class Router:
                 code="invalid_route",
                 param="route",
             )
+        if route is None and not fallbacks:
+            decision = self._pinned_one(model, req, reach)
+            if decision is not None:
+                return decision
+        return self._decide(model, fallbacks, route, req, reach)
+
+    def _decide(
+        self,
+        model: str,
+        fallbacks: Sequence[str],
+        route: str | None,
+        req: Requirements,
+        reach: Reach,
+    ) -> RouteDecision:
+        """Every model form, with every requirement read up front."""
         need = req.prompt_tokens + (req.max_output_tokens or 0)
         ask = _Ask(
             req=req,
@@ -202,6 +271,38 @@ class Router:
             raise error
         chain = self._cooling_last(plan.chain)
         return RouteDecision(router, strategy, plan.reason, tuple(plan.candidates), tuple(chain))
+
+    def _pinned_one(self, model: str, req: Requirements, reach: Reach) -> RouteDecision | None:
+        """The decision for an id served by one catalog entry that can serve this
+        request, made without scanning the prompt where the answer does not depend
+        on it (the cost estimate waits until it is read); None when the general
+        path has to decide. Either way the decision is the same.
+        """
+        row = self._one_row.get(model)
+        if row is None:
+            return None
+        route = route_for(row.model, reach)
+        if route is None or req.mask_without_vision & ~row.mask:
+            return None
+        if not row.mask & VISION and req.vision:
+            return None
+        room = row.context - (req.max_output_tokens or 0)
+        if req.prompt_tokens_at_most > room and req.prompt_tokens > room:
+            return None
+        output = req.max_output_tokens or self._default_output
+
+        def cost() -> Decimal:
+            return row.cost_usd(max(req.prompt_tokens, 1), output)
+
+        cand = Candidate(row.model, route.via, route.upstream_model, route.byok, cost, None)
+        return RouteDecision("pinned", "direct", f"requested {model}", (cand,), (cand,))
+
+    def _names_a_router(self, target: str) -> bool:
+        """True when `_resolve` takes `target` for a router rather than a model id."""
+        lowered = target.lower()
+        if lowered.startswith(ROUTER_PREFIX) and target[len(ROUTER_PREFIX) :] in self._routers:
+            return True
+        return lowered in AUTO_ALIASES
 
     # -- model forms --------------------------------------------------------------
 

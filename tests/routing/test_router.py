@@ -6,6 +6,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -512,3 +513,83 @@ def test_auto_chain_equals_brute_force_ranking_with_any_cooling(
     expected = (fresh + cool)[:AUTO_CHAIN_LENGTH]
     decision = s.router.decide("auto", req=req, reach=s.reach)
     assert [c.model.id for c in decision.chain] == expected
+
+
+REACHES = [
+    Reach(frozenset({"openai", "anthropic", "groq"})),
+    Reach(frozenset({"openai"})),
+    Reach(frozenset({"groq"}), "orcarouter"),
+    Reach(frozenset()),
+]
+FORMS = ["tiny", "seer", "big", "long", "openai/oss", "dual", "openai/seer", "auto", "nope"]
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        d = call()
+    except RoutingError as exc:
+        return ("error", exc.status, exc.code, exc.message)
+    return (d.router, d.strategy, d.reason, d.candidates, d.chain)
+
+
+@settings(max_examples=300)
+@given(
+    form=st.sampled_from(FORMS),
+    reach=st.sampled_from(REACHES),
+    text_kb=st.sampled_from([0, 1, 20, 40]),
+    images=st.integers(0, 2),
+    tools=st.booleans(),
+    json_schema=st.booleans(),
+    reasoning=st.booleans(),
+    max_tokens=st.sampled_from([None, 64, 7_000, 130_000]),
+    cooling=st.booleans(),
+)
+def test_a_pinned_model_gets_the_same_decision_as_through_the_general_path(
+    form: str,
+    reach: Reach,
+    text_kb: int,
+    images: int,
+    tools: bool,
+    json_schema: bool,
+    reasoning: bool,
+    max_tokens: int | None,
+    cooling: bool,
+) -> None:
+    s = setup()
+    if cooling:
+        s.cooldowns.failed("openai", "seer", status=429, retry_after_s=30)
+    body = make_body(
+        text="word, " * (text_kb * 170),
+        images=images,
+        tools=tools,
+        json_schema=json_schema,
+        reasoning_effort="high" if reasoning else None,
+        max_tokens=max_tokens,
+    )
+    raw = orjson.dumps(body)
+    quick = _outcome(lambda: s.router.decide(form, req=requirements_of(body, raw=raw), reach=reach))
+    general = _outcome(lambda: s.router._decide(form, (), None, requirements_of(body), reach))
+    assert quick == general
+
+
+class CountedList(list[Any]):
+    """A messages list that counts how often it is walked."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountedList.walks += 1
+        return super().__iter__()
+
+
+def test_a_pinned_model_is_decided_without_scanning_the_prompt() -> None:
+    s = setup()
+    CountedList.walks = 0
+    body = {"model": "seer", "messages": CountedList([{"role": "user", "content": "hi " * 50}])}
+    req = requirements_of(body, raw=orjson.dumps(body))
+    decision = s.router.decide("seer", req=req, reach=s.reach)
+    assert chain_of(decision) == [("seer", "openai")] and decision.reason == "requested seer"
+    assert CountedList.walks == 0
+    expected = s.router._decide("seer", (), None, requirements_of(body), s.reach)
+    assert decision.chain[0].estimated_cost_usd == expected.chain[0].estimated_cost_usd > 0
+    assert CountedList.walks == 2  # once for the estimate read above, once for `expected`
