@@ -5,7 +5,13 @@ keeps the original object for forwarding (only `model`, `stream_options` and
 Orca's own routing keys change), and moves stream bytes through the sans-I/O
 `StreamCleaner` as they arrive. Failures before the first byte reached the
 client fall back to the next candidate; after it the stream ends with a clean
-error frame. Telemetry is published after the last byte, never awaited.
+error frame.
+
+The upstream call goes out first: only what building and sending it needs
+runs before it. The request record, the `RequestReceived` event and the
+response headers' fixed part are made while the upstream works on the
+answer (or, at the latest, when the exchange ends). Telemetry is published
+after the last byte, never awaited.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from orca_desktop.gateway.context import (
     GatewayContext,
     client_of,
     new_request_id,
-    utc_now_iso,
+    utc_iso,
 )
 from orca_desktop.gateway.sse import StreamCleaner
 from orca_desktop.gateway.upstream import (
@@ -73,21 +79,35 @@ class ChatExchange:
         self.ctx = ctx
         self.request = request
         self.t0 = time.perf_counter_ns()
+        self.started = time.time()  # the record's started_at, formatted later
+        self.id = new_request_id()
         self.upstream_wait_ns = 0
         self.chunk_work_ns = 0
         self.first_byte_ns: int | None = None
-        self.record = RequestRecord(
-            id=new_request_id(),
-            started_at=utc_now_iso(),
-            endpoint=self.endpoint,
-            client=client_of(request.headers.get("User-Agent")),
-        )
         self.usage: dict[str, Any] | None = None
         self.served: Candidate | None = None
         self.decision: RouteDecision | None = None
         self.route_label = ""  # X-Orca-Route, set by _decide
+        self._record: RequestRecord | None = None
+        self._received_ns = 0  # monotonic, when the body was found valid (RequestReceived)
+        self._settled = False
+        self._stream = False
+        self._fixed_headers: tuple[Candidate, dict[str, str]] | None = None
         self._body: dict[str, Any] = {}
         self._raw = b""  # the client's bytes, forwarded as they are when nothing changed
+
+    @property
+    def record(self) -> RequestRecord:
+        """The telemetry record, made on first use (after the upstream call went out)."""
+        rec = self._record
+        if rec is None:
+            rec = self._record = RequestRecord(
+                id=self.id,
+                started_at=utc_iso(self.started),
+                endpoint=self.endpoint,
+                client=client_of(self.request.headers.get("User-Agent")),
+            )
+        return rec
 
     # -- the whole exchange -------------------------------------------------
 
@@ -119,17 +139,8 @@ class ChatExchange:
         self._body = body = await self._read_body()
         self._validate(body)
         fallbacks, route, forward = _split_routing_keys(body)
-        self.record.requested_model = body["model"]
-        self.record.stream = stream = body.get("stream") is True
-        self.ctx.hub.publish(
-            RequestReceived(
-                self.record.id,
-                time.monotonic_ns(),
-                self.endpoint,
-                body["model"],
-                self.record.client,
-            )
-        )
+        self._stream = stream = body.get("stream") is True
+        self._received_ns = time.monotonic_ns()
         decision = self._decide(body, fallbacks, route)
         keep_usage = self._ask_for_usage(body, forward, stream)
         try:
@@ -172,11 +183,34 @@ class ChatExchange:
             )
         except RoutingError as exc:
             raise ApiError(exc.status, str(exc), param=exc.param, code=exc.code) from None
-        rec = self.record
-        rec.router, rec.strategy, rec.reason = decision.router, decision.strategy, decision.reason
         self.decision = decision  # the record's candidate list is made at the end, off the path
         self.route_label = decision.route_label
         return decision
+
+    def _settle(self) -> None:
+        """What the upstream call does not wait for: the record's request fields, the
+        `RequestReceived` event (the window's in-flight row) and the first candidate's
+        fixed headers. Scheduled to run once the call went out; `_publish` runs it
+        too, so it has happened before the record is published. Does nothing for a
+        request that never passed validation (it is only announced finished)."""
+        if self._settled or not self._received_ns:
+            return
+        self._settled = True
+        rec = self.record
+        rec.requested_model = model = self._body["model"]
+        rec.stream = self._stream
+        self.ctx.hub.publish(
+            RequestReceived(rec.id, self._received_ns, self.endpoint, model, rec.client)
+        )
+        decision = self.decision
+        if decision is not None:
+            rec.router, rec.strategy, rec.reason = (
+                decision.router,
+                decision.strategy,
+                decision.reason,
+            )
+            if decision.chain:
+                self._headers_of(decision.chain[0])
 
     # -- attempts -----------------------------------------------------------
 
@@ -184,6 +218,10 @@ class ChatExchange:
         self, decision: RouteDecision, forward: dict[str, Any], stream: bool, keep_usage: bool
     ) -> web.StreamResponse:
         failures: list[str] = []
+        # Two hops: aiohttp (Python < 3.12) writes the request body in a task it
+        # schedules while sending; the bookkeeping runs after that write.
+        loop = asyncio.get_running_loop()
+        loop.call_soon(loop.call_soon, self._settle)
         for cand in decision.chain:
             payload = self._payload(cand, forward)
             started = time.perf_counter_ns()
@@ -324,14 +362,11 @@ class ChatExchange:
                 first = await self._first_output(resp, cleaner, cand)
             ready = time.perf_counter_ns()
             self.upstream_wait_ns += ready - started
-            self.ctx.latency.observe_ttft(cand.via, cand.upstream_model, (ready - started) / 1e6)
-            headers = self._route_headers(cand)
-            headers["Content-Type"] = "text/event-stream"
-            headers["Cache-Control"] = "no-cache"
-            response = web.StreamResponse(status=200, headers=headers)
+            response = web.StreamResponse(status=200, headers=self._route_headers(cand))
             await response.prepare(self.request)
             await response.write(first)
             self.first_byte_ns = time.perf_counter_ns()
+            self.ctx.latency.observe_ttft(cand.via, cand.upstream_model, (ready - started) / 1e6)
             self.served = cand
             self.record.status = 200
             complete = await self._pump(resp, response, cleaner, cand)
@@ -440,18 +475,34 @@ class ChatExchange:
     # -- bookkeeping ----------------------------------------------------------
 
     def _route_headers(self, cand: Candidate) -> dict[str, str]:
-        rec = self.record
+        """The answer's headers, with the overhead up to now."""
         overhead_ms = (time.perf_counter_ns() - self.t0 - self.upstream_wait_ns) / 1e6
-        rec.overhead_ms = overhead_ms
-        return {
-            H.REQUEST_ID: rec.id,
-            H.OVERHEAD_MS: f"{overhead_ms:.3f}",
+        self.record.overhead_ms = overhead_ms
+        headers = self._headers_of(cand)
+        headers[H.OVERHEAD_MS] = f"{overhead_ms:.3f}"
+        return headers
+
+    def _headers_of(self, cand: Candidate) -> dict[str, str]:
+        """The headers that do not depend on time, made once per candidate (aiohttp
+        copies them into the response, so the overhead is filled into this dict)."""
+        made = self._fixed_headers
+        if made is not None and made[0] is cand:
+            return made[1]
+        reason = self.decision.reason if self.decision is not None else ""
+        headers = {
+            H.REQUEST_ID: self.id,
+            H.OVERHEAD_MS: "",
             H.BYOK: "true" if cand.byok else "false",
             H.PROVIDER: cand.via,
             H.MODEL: cand.upstream_model,
             H.ROUTE: self.route_label,
-            H.ROUTE_REASON: _header_safe(rec.reason or ""),
+            H.ROUTE_REASON: _header_safe(reason),
         }
+        if self._stream:
+            headers["Content-Type"] = "text/event-stream"
+            headers["Cache-Control"] = "no-cache"
+        self._fixed_headers = (cand, headers)
+        return headers
 
     def _attempt_ok(
         self,
@@ -491,7 +542,7 @@ class ChatExchange:
             status=status,
             body=openai_error_body(status, message, param=param, code=code),
             content_type="application/json",
-            headers={H.REQUEST_ID: self.record.id},
+            headers={H.REQUEST_ID: self.id},
         )
 
     def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
@@ -512,10 +563,11 @@ class ChatExchange:
             status=refusal.status,
             body=body,
             content_type="application/json",
-            headers={H.REQUEST_ID: self.record.id},
+            headers={H.REQUEST_ID: self.id},
         )
 
     def _publish(self) -> None:
+        self._settle()
         rec = self.record
         end = time.perf_counter_ns()
         rec.duration_ms = (end - self.t0) / 1e6

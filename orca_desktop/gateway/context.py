@@ -72,12 +72,11 @@ def new_request_id() -> str:
 _SECOND: list[object] = [-1, ""]
 
 
-def utc_now_iso() -> str:
-    """Now as ISO 8601 UTC with milliseconds ('2026-11-22T04:00:00.123Z').
+def utc_iso(now: float) -> str:
+    """A `time.time()` value as ISO 8601 UTC with milliseconds ('2026-11-22T04:00:00.123Z').
 
     The seconds part is formatted once a second; this runs on every request.
     """
-    now = time.time()
     second = int(now)
     if _SECOND[0] != second:
         _SECOND[0] = second

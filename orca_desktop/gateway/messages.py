@@ -108,7 +108,7 @@ class MessagesExchange(ChatExchange):
             status=status,
             body=anthropic_error_body(status, message),
             content_type="application/json",
-            headers={H.REQUEST_ID: self.record.id},
+            headers={H.REQUEST_ID: self.id},
         )
 
     def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
@@ -134,7 +134,7 @@ class MessagesExchange(ChatExchange):
             status=refusal.status,
             body=body,
             content_type="application/json",
-            headers={H.REQUEST_ID: self.record.id},
+            headers={H.REQUEST_ID: self.id},
         )
 
 

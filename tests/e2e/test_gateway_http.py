@@ -248,3 +248,46 @@ async def test_a_request_is_announced_when_it_arrives_and_when_it_ends(gateway: 
     finished = [e for e in seen if isinstance(e, RequestFinished)]
     assert status == 200 and len(finished) == 1
     assert finished[0].request_id == arrived[0].request_id == headers["X-Orca-Request-Id"]
+
+
+async def test_every_request_is_announced_before_it_is_recorded_whatever_its_outcome(
+    gateway: Gateway,
+) -> None:
+    from orca_desktop.events import RequestFinished, RequestReceived
+
+    seen: list[object] = []
+    gateway.core.hub.subscribe(seen.append)
+    gateway.fake.script("fake-small", Reply(content="ok"))
+    async with (
+        aiohttp.ClientSession(headers=gateway.auth) as http,
+        http.post(f"{gateway.base_url}/chat/completions", json={**GOOD, "stream": True}) as resp,
+    ):
+        assert (await resp.read()).endswith(b"data: [DONE]\n\n")  # answered
+    await post(gateway, {**GOOD, "model": "nope-model"})  # routing refused it
+    await post(gateway, {**GOOD, "temperature": 9})  # invalid: never announced
+    for _ in range(100):
+        if sum(isinstance(e, RequestFinished) for e in seen) == 3:
+            break
+        await asyncio.sleep(0.01)
+    kinds = [(type(e).__name__, getattr(e, "request_id", None)) for e in seen]
+    finished = [e for e in seen if isinstance(e, RequestFinished)]
+    received = [e for e in seen if isinstance(e, RequestReceived)]
+    assert [k for k, _ in kinds] == [
+        "RequestReceived",
+        "RequestFinished",
+        "RequestReceived",
+        "RequestFinished",
+        "RequestFinished",
+    ]
+    assert [e.request_id for e in received] == [e.request_id for e in finished[:2]]
+    ok, refused, invalid = (e.record for e in finished)
+    assert (ok.status, ok.requested_model, ok.stream, ok.router) == (
+        200,
+        "fake-small",
+        True,
+        "pinned",
+    )
+    assert ok.candidates and ok.candidates[0].estimated_cost_usd is not None
+    assert (refused.status, refused.requested_model, refused.router) == (404, "nope-model", None)
+    assert (invalid.status, invalid.requested_model, invalid.stream) == (400, None, False)
+    assert received[0].requested_model == "fake-small" and received[0].at_ns < finished[0].at_ns
