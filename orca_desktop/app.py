@@ -268,8 +268,18 @@ def run_desktop(opts: Options, *, show_window: bool = False) -> int:
     qapp.setApplicationName("Orca Desktop")
     qapp.setQuitOnLastWindowClosed(False)  # we live in the tray
     opts = replace(opts, live_view=True)
-    with asyncio.Runner(loop_factory=lambda: new_event_loop(qapp)) as runner:
-        return runner.run(desktop_main(opts, show_window=show_window))
+    try:
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(qapp)) as runner:
+            return runner.run(desktop_main(opts, show_window=show_window))
+    except CouldNotStart as exc:
+        # Shown once the loop is gone: the modal box holds nothing up, and with the
+        # loop's signal handlers removed SIGTERM still ends the app.
+        _show_fatal(str(exc))
+        return 1
+
+
+class CouldNotStart(Exception):
+    """The core could not start (port taken, no keyring); the message says why."""
 
 
 def _display_available() -> bool:
@@ -310,8 +320,7 @@ async def desktop_main(opts: Options, *, show_window: bool = False) -> int:
                     # thread, never from whichever thread the collector runs in next
                     gc.collect()
         except (OSError, NoSecureKeyring) as exc:
-            _show_fatal(f"Orca Desktop could not start: {exc}")
-            return 1
+            raise CouldNotStart(f"Orca Desktop could not start: {exc}") from exc
         if not restart:
             return 0
         opts = restart[0]

@@ -95,3 +95,55 @@ async def test_without_a_display_the_app_says_to_use_serve(tmp_path: Path) -> No
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 1
     assert b"no graphical display" in err and b"orca-desktop serve" in err
+
+
+async def test_a_taken_port_is_reported_and_sigterm_still_ends_the_app(tmp_path: Path) -> None:
+    """The start-up failure is said in a message box that nobody may click (offscreen,
+    autostart); it must not hold a CPU or make the app deaf to SIGTERM."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "ORCA_DESKTOP_TOKEN": TOKEN,
+            "QT_QPA_PLATFORM": "offscreen",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "orca_desktop",
+            "--demo",
+            "--config",
+            str(tmp_path / "none.toml"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port",
+            str(port),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert proc.stderr is not None
+            said = b""
+            while b"could not start" not in said:  # logged just before the box opens
+                line = await asyncio.wait_for(proc.stderr.readline(), 30)
+                assert line, "the app ended without saying why"
+                said += line
+            await asyncio.sleep(0.5)  # the message box is up now
+            states = []
+            for _ in range(5):
+                with open(f"/proc/{proc.pid}/stat") as stat:  # noqa: ASYNC230 - procfs, instant
+                    states.append(stat.read().rsplit(")", 1)[1].split()[0])
+                await asyncio.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 10)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert b"address already in use" in said.lower()
+    asleep = sum(state in ("S", "D") for state in states)
+    assert asleep >= 4, f"the app was not idle behind its message box: {states}"
