@@ -178,6 +178,9 @@ class PriceTable:
         self._version = version
         self._models: dict[tuple[str, str], KnownModel | None] = {}
         self._asked = 0
+        # genai-prices' provider ids, when a loaded file listed them: a ref at any other
+        # provider (a local or custom one) is a miss known without importing genai-prices
+        self._providers: frozenset[str] | None = None
 
     @property
     def asked(self) -> int:
@@ -197,6 +200,8 @@ class PriceTable:
             return self._models[key]
         except KeyError:
             pass
+        if self._providers is not None and provider_id not in self._providers:
+            return None
         found = _ask_genai_prices(provider_id, ref)
         self._models[key] = found
         self._asked += 1
@@ -229,6 +234,11 @@ class PriceTable:
                 log.debug("price cache %s is for another genai-prices version", path)
                 return False
             models = dict(_decode_entries(raw["models"]))
+            providers = raw.get("providers")
+            if providers is not None and not (
+                isinstance(providers, list) and all(isinstance(p, str) for p in providers)
+            ):
+                raise ValueError("'providers' is not a list of ids")
         except FileNotFoundError:
             return False
         except (OSError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
@@ -236,6 +246,8 @@ class PriceTable:
             return False
         for key, value in models.items():
             self._models.setdefault(key, value)
+        if providers is not None:
+            self._providers = frozenset(providers)
         return True
 
     def save(self, path: Path) -> None:
@@ -247,6 +259,7 @@ class PriceTable:
             "format": CACHE_FORMAT,
             "genai_prices": self.version,
             "models": [_encode_entry(key, value) for key, value in self._models.items()],
+            "providers": sorted(self._providers or _genai_prices_provider_ids()),
         }
         data = json.dumps(payload, indent=0, sort_keys=True).encode()
         try:
@@ -269,6 +282,12 @@ genai-prices data, which cannot change while the process runs."""
 
 
 # -- asking genai-prices ---------------------------------------------------------------
+
+
+def _genai_prices_provider_ids() -> frozenset[str]:
+    from genai_prices import data
+
+    return frozenset(provider.id for provider in data.providers)
 
 
 def _ask_genai_prices(provider_id: str, ref: str) -> KnownModel | None:

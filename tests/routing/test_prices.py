@@ -260,6 +260,35 @@ def test_a_model_the_shipped_table_lacks_is_asked_once_then_cached(tmp_path: Pat
     assert first[1] == second[1]
 
 
+def test_a_custom_provider_model_needs_no_genai_prices_even_on_a_first_start(
+    tmp_path: Path,
+) -> None:
+    """genai-prices knows nothing at a provider it does not list (a local server, a mock):
+    the shipped list of its providers answers that without importing it."""
+    cache = tmp_path / "data" / "prices.json"
+    config = (
+        '[providers.mock]\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        '[[models]]\nid = "mock-gpt"\nprovider = "mock"\ninput_price = 0.15\n'
+        "output_price = 0.6\ncontext_window = 128000\n"
+    )
+    first, second = run_start_up(cache, config), run_start_up(cache, config)
+    assert first[0] is False and second == first
+
+
+def test_a_cache_without_the_provider_list_still_asks(tmp_path: Path) -> None:
+    """An older cache file (no "providers") is read, and misses are asked as before."""
+    cache = tmp_path / "prices.json"
+    table = PriceTable()
+    assert table.load(BUNDLED_PRICES_PATH)
+    raw = json.loads(BUNDLED_PRICES_PATH.read_text())
+    del raw["providers"]
+    cache.write_text(json.dumps(raw))
+    old = PriceTable()
+    assert old.load(cache)
+    assert old.model("mock", "mock-gpt") is None and old.asked == 1
+    assert table.model("mock", "mock-gpt") is None and table.asked == 0
+
+
 def test_the_shipped_table_is_current() -> None:
     """Fails after a genai-prices upgrade or a catalog edit until
     `packaging/refresh_catalog_prices.py` is run."""
