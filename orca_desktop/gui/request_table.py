@@ -3,7 +3,9 @@
 Per applied batch the model emits at most one `beginRemoveRows` block (rows
 evicted from the bottom), one `beginInsertRows` block (new rows at the top)
 and one `dataChanged` over the span of changed rows. Display strings are
-computed when a row arrives or changes; `data()` is a lookup. A model reset
+computed the first time a row is drawn and kept until it changes; `data()` is
+otherwise a lookup. Under load a tick brings hundreds of rows of which a screenful
+is ever drawn, so formatting on arrival would be mostly wasted. A model reset
 happens only for a snapshot (start-up, a `Reset` event, or a LiveView whose
 order does not match the deltas).
 """
@@ -54,6 +56,13 @@ _ALIGN = tuple(
 )
 _STATUS_COL = COLUMN_KEYS.index("status")
 _SAVED_COL = COLUMN_KEYS.index("saved")
+_NCOLS = len(COLUMNS)
+# data() runs a few thousand times per paint: compare plain ints, not enum members
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_USER = int(Qt.ItemDataRole.UserRole.value)
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -117,7 +126,8 @@ class RequestTableModel(QAbstractTableModel):
         self._live_factory = live_factory
         self._snapshot = snapshot
         self._live = live_factory()
-        self._views: list[RowView] = []
+        self._records: list[RequestRecord] = []
+        self._views: list[RowView | None] = []  # None: not drawn since it arrived or changed
         self._ids: list[str] = []
         self._bold = QFont()
         self._bold.setBold(True)
@@ -125,33 +135,36 @@ class RequestTableModel(QAbstractTableModel):
     # -- Qt's model interface: lookups only --------------------------------------------------
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._views)
+        return 0 if parent.isValid() else len(self._records)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        row, col = index.row(), index.column()  # -1 for an invalid index
+        if not (0 <= row < len(self._records) and 0 <= col < _NCOLS):
             return None
-        row, col = index.row(), index.column()
-        if row >= len(self._views) or col >= len(COLUMNS):
-            return None
-        view = self._views[row]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return view.cells[col]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
+        if role == _DISPLAY:
+            return self._view(row).cells[col]
+        if role == _ALIGNMENT:
             return _ALIGN[col]
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == _FOREGROUND:
             if col == _STATUS_COL:
-                return view.status_color
+                return self._view(row).status_color
             if col == _SAVED_COL:
-                return view.saved_color
+                return self._view(row).saved_color
             return None
-        if role == Qt.ItemDataRole.ToolTipRole and col == _STATUS_COL:
-            return view.record.error
-        if role == Qt.ItemDataRole.UserRole:
-            return view.record.id
+        if role == _TOOLTIP and col == _STATUS_COL:
+            return self._records[row].error
+        if role == _USER:
+            return self._records[row].id
         return None
+
+    def _view(self, row: int) -> RowView:
+        view = self._views[row]
+        if view is None:
+            view = self._views[row] = row_view(self._records[row])
+        return view
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -167,7 +180,7 @@ class RequestTableModel(QAbstractTableModel):
     # -- our interface ---------------------------------------------------------------------
 
     def record(self, row: int) -> RequestRecord | None:
-        return self._views[row].record if 0 <= row < len(self._views) else None
+        return self._records[row] if 0 <= row < len(self._records) else None
 
     def row_of(self, request_id: str) -> int | None:
         try:
@@ -177,7 +190,7 @@ class RequestTableModel(QAbstractTableModel):
 
     def records(self) -> list[RequestRecord]:
         """Every row's record, newest first (for charts)."""
-        return [v.record for v in self._views]
+        return list(self._records)
 
     def load_snapshot(self, records: Sequence[RequestRecord] | None = None) -> None:
         """Replace everything with `records` (newest first), or the snapshot source's rows."""
@@ -221,7 +234,8 @@ class RequestTableModel(QAbstractTableModel):
 
     def _reset_to(self, rows: list[RequestRecord]) -> None:
         self.beginResetModel()
-        self._views = [row_view(r) for r in rows]
+        self._records = list(rows)
+        self._views = [None] * len(rows)
         self._ids = [r.id for r in rows]
         self.endResetModel()
         self.rows_changed.emit(frozenset(self._ids))
@@ -229,8 +243,9 @@ class RequestTableModel(QAbstractTableModel):
     def _remove_bottom(self, n: int) -> None:
         if n <= 0:
             return
-        first = len(self._views) - n
-        self.beginRemoveRows(QModelIndex(), first, len(self._views) - 1)
+        first = len(self._records) - n
+        self.beginRemoveRows(QModelIndex(), first, len(self._records) - 1)
+        del self._records[first:]
         del self._views[first:]
         del self._ids[first:]
         self.endRemoveRows()
@@ -239,7 +254,8 @@ class RequestTableModel(QAbstractTableModel):
         if not rows:
             return
         self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
-        self._views[0:0] = [row_view(r) for r in rows]
+        self._records[0:0] = rows
+        self._views[0:0] = [None] * len(rows)
         self._ids[0:0] = [r.id for r in rows]
         self.endInsertRows()
 
@@ -250,7 +266,8 @@ class RequestTableModel(QAbstractTableModel):
             return frozenset()
         positions = [i for i in range(start, len(rows)) if rows[i].id in changed_ids]
         for i in positions:
-            self._views[i] = row_view(rows[i])
+            self._records[i] = rows[i]
+            self._views[i] = None
         if positions:
             top = self.index(positions[0], 0)
             bottom = self.index(positions[-1], len(COLUMNS) - 1)
