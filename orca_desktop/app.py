@@ -33,7 +33,6 @@ from orca_desktop.config import (
 )
 from orca_desktop.core import PRICE_CACHE_FILE, Core
 from orca_desktop.events import (
-    Event,
     EventHub,
     RequestFinished,
 )
@@ -145,7 +144,7 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
         if opts.live_view:
             recent = await asyncio.get_running_loop().run_in_executor(None, store.recent, 500)
             live.load(recent)
-            hub.subscribe(_live_sink(live))
+            hub.subscribe(live.note)  # applied when the window reads it
 
         ctx = GatewayContext(
             config=routing_config,
@@ -204,13 +203,6 @@ def _freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def _live_sink(live: LiveView) -> Callable[[Event], None]:
-    def on_event(event: Event) -> None:
-        live.apply((event,))
-
-    return on_event
 
 
 def _telemetry_sink(store: SqliteStore, stats: Stats) -> Any:

@@ -11,11 +11,15 @@ Rows appear when a request arrives: `RequestReceived` adds an in-flight row
 in), and `RequestFinished` replaces it in place with the full record. A
 `RequestFinished` for an unknown id (its in-flight row was evicted, or the
 view started mid-request) adds the row at the top. Totals are `Stats`' job.
+
+A view fed on every request but read rarely (the core's, for a window's first
+snapshot) takes events through `note`, which only queues them; they are applied
+in one batch when the view is next read, or when the queue is full.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,16 +65,33 @@ class LiveView:
         self._clock = clock
         # oldest first, so eviction is popitem(last=False) and insertion an append
         self._rows: OrderedDict[str, RequestRecord] = OrderedDict()
+        self._noted: deque[Event] = deque()
+        self._noted_max = 4 * maxlen
 
     def __len__(self) -> int:
+        self._catch_up()
         return len(self._rows)
 
     def rows(self) -> list[RequestRecord]:
         """All rows, newest first."""
+        self._catch_up()
         return list(reversed(self._rows.values()))
 
     def get(self, request_id: str) -> RequestRecord | None:
+        self._catch_up()
         return self._rows.get(request_id)
+
+    def note(self, event: Event) -> None:
+        """Queue `event` for the next read: O(1) on the request path."""
+        self._noted.append(event)
+        if len(self._noted) >= self._noted_max:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        if self._noted:
+            batch = list(self._noted)
+            self._noted.clear()
+            self._apply(batch)
 
     def load(self, records: Iterable[RequestRecord]) -> None:
         """Replace every row with `records` (newest first, as `SqliteStore.recent` gives them)."""
@@ -79,6 +100,10 @@ class LiveView:
 
     def apply(self, events: Sequence[Event]) -> Change:
         """Apply a batch of events (oldest first) and report what changed."""
+        self._catch_up()
+        return self._apply(events)
+
+    def _apply(self, events: Sequence[Event]) -> Change:
         added: dict[str, None] = {}  # ids added in this batch, oldest first (ordered set)
         changed: dict[str, None] = {}  # ordered set
         reset = False

@@ -109,3 +109,43 @@ def test_load_replaces_every_row_from_a_snapshot() -> None:
     view.apply([finished("old")])
     view.load([finished(i).record for i in ("z", "y", "x")])  # newest first, one too many
     assert ids(view) == ["z", "y"]
+
+
+def _traffic(n: int) -> list[RequestReceived | RequestFinished]:
+    """n requests, each received then (after the next one arrived) finished."""
+    events: list[RequestReceived | RequestFinished] = []
+    for i in range(n):
+        events.append(received(f"r{i}"))
+        if i:
+            events.append(finished(f"r{i - 1}", status=200 + i % 3))
+    return events
+
+
+def test_noted_events_show_on_the_next_read_as_if_applied() -> None:
+    applied, noted = make_view(50), make_view(50)
+    events = _traffic(30)
+    applied.apply(events)
+    for event in events:
+        noted.note(event)
+    assert noted.rows() == applied.rows()
+    assert len(noted) == len(applied) and noted.get("r3") == applied.get("r3")
+
+
+def test_many_noted_events_keep_the_ring_bounded_and_in_order() -> None:
+    """More events than the note queue holds: it applies in batches on its own."""
+    applied, noted = make_view(20), make_view(20)
+    events = _traffic(500)
+    applied.apply(events)
+    for event in events:
+        noted.note(event)
+    assert len(noted._noted) < 4 * 20
+    assert noted.rows() == applied.rows()
+    assert ids(noted)[:3] == ["r499", "r498", "r497"]
+
+
+def test_apply_after_notes_keeps_the_order_of_events() -> None:
+    view = make_view()
+    view.note(received("a"))
+    change = view.apply([finished("a", status=503)])
+    assert change == Change(changed_ids=("a",))
+    assert view.get("a").status == 503  # type: ignore[union-attr]
