@@ -5,6 +5,11 @@ a bounded deque. A `QTimer` drains the deque every 100 ms, and only while the
 window is visible; `flush()` drains it at once (tests call it directly). If the
 buffer overflows, the oldest events are dropped and the next flush starts with
 a `Reset`, which makes the table take a fresh snapshot.
+
+When a tick brings more rows than anyone can read (over `BUSY_EVENTS` events,
+i.e. a thousand requests a second or more), the next ticks come every
+`BUSY_INTERVAL_MS` instead: each repaint of the table costs several ms of the
+thread the gateway runs on, and four frames a second of a blur show as much as ten.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from orca_desktop.events import Event, EventHub, Reset
 from orca_desktop.gui.request_table import RequestTableModel
 
 FLUSH_INTERVAL_MS = 100
+BUSY_INTERVAL_MS = 250
+BUSY_EVENTS = 200
 
 
 class Feed(QObject):
@@ -42,6 +49,7 @@ class Feed(QObject):
         self._buffer: deque[Event] = deque()
         self._maxlen = maxlen
         self._lost = False
+        self._interval_ms = interval_ms
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.flush)
@@ -57,6 +65,11 @@ class Feed(QObject):
     @property
     def pending(self) -> int:
         return len(self._buffer)
+
+    @property
+    def interval_ms(self) -> int:
+        """Time to the next tick: longer while requests arrive faster than anyone reads."""
+        return self._timer.interval()
 
     @property
     def active(self) -> bool:
@@ -80,6 +93,10 @@ class Feed(QObject):
             batch.append(Reset(at_ns=0))
         batch.extend(self._buffer)
         self._buffer.clear()
+        busy = len(batch) > BUSY_EVENTS
+        self._timer.setInterval(
+            max(BUSY_INTERVAL_MS, self._interval_ms) if busy else self._interval_ms
+        )
         self._model.apply(batch)
         self.flushed.emit(batch)
         return len(batch)

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
 from orca_desktop.events import EventHub, Reset
-from orca_desktop.gui.feed import Feed
+from orca_desktop.gui.feed import BUSY_EVENTS, BUSY_INTERVAL_MS, FLUSH_INTERVAL_MS, Feed
 from orca_desktop.gui.request_table import COLUMN_KEYS, RequestTableModel
 from orca_desktop.telemetry.live import LiveView
 from orca_desktop.telemetry.record import RequestRecord
@@ -204,3 +204,18 @@ def test_feed_timer_runs_only_while_active(qapp: Any, visible: bool) -> None:
     feed.close()
     hub.publish(finished(make_record(id="r2")))
     assert feed.pending == before, "a closed feed no longer buffers"
+
+
+def test_feed_ticks_slower_while_requests_pour_in_and_recovers(qapp: Any) -> None:
+    hub = EventHub()
+    model = make_model()
+    feed = Feed(hub, model)
+    assert feed.interval_ms == FLUSH_INTERVAL_MS
+    for n in range(BUSY_EVENTS + 1):
+        hub.publish(finished(make_record(id=f"r{n}")))
+    feed.flush()
+    assert feed.interval_ms == BUSY_INTERVAL_MS
+    assert model.rowCount() == BUSY_EVENTS + 1, "a busy tick still applies everything"
+    hub.publish(finished(make_record(id="calm")))
+    feed.flush()
+    assert feed.interval_ms == FLUSH_INTERVAL_MS
