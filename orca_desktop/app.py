@@ -203,6 +203,25 @@ def _freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+    _return_freed_heap()
+
+
+def _return_freed_heap() -> None:
+    """Give the heap start-up freed back to the OS (glibc keeps it otherwise).
+
+    Counting a large telemetry store at start-up churns through a record's worth
+    of objects per stored request: with 150k records, 3.5 MiB of idle RSS.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        pass
 
 
 def _telemetry_sink(store: SqliteStore, stats: Stats) -> Any:
