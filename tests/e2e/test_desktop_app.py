@@ -24,31 +24,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_desktop_app_serves_demo_and_shuts_down_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+async def _start_demo_app(tmp_path: Path, port: int, *extra: str) -> asyncio.subprocess.Process:
+    """`orca-desktop --demo` offscreen, as a user would start it, with no keyring."""
     env = {
         **os.environ,
         "ORCA_DESKTOP_TOKEN": TOKEN,
         "QT_QPA_PLATFORM": "offscreen",
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
-    data = tmp_path / "data"
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "orca_desktop",
         "--demo",
-        "--show-window",
+        *extra,
         "--config",
         str(tmp_path / "none.toml"),
         "--data-dir",
-        str(data),
+        str(tmp_path / "data"),
         "--port",
         str(port),
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_desktop_app_serves_demo_and_shuts_down_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
+    data = tmp_path / "data"
+    proc = await _start_demo_app(tmp_path, port, "--show-window")
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
@@ -104,27 +109,7 @@ async def test_a_taken_port_is_reported_and_sigterm_still_ends_the_app(tmp_path:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {
-            **os.environ,
-            "ORCA_DESKTOP_TOKEN": TOKEN,
-            "QT_QPA_PLATFORM": "offscreen",
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "orca_desktop",
-            "--demo",
-            "--config",
-            str(tmp_path / "none.toml"),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--port",
-            str(port),
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await _start_demo_app(tmp_path, port)
         try:
             assert proc.stderr is not None
             said = b""
