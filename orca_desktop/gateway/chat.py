@@ -540,12 +540,14 @@ class ChatExchange:
         self.record.status = status
         return web.Response(
             status=status,
-            body=openai_error_body(status, message, param=param, code=code),
+            body=self._error_body(status, message, param=param, code=code),
             content_type="application/json",
             headers={H.REQUEST_ID: self.id},
         )
 
     def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
+        """A provider's refusal (a 4xx another model would refuse too): its own error
+        body as it is when already in this endpoint's dialect, else re-shaped."""
         message = upstream_message(
             refusal.status,
             refusal.body,
@@ -554,10 +556,10 @@ class ChatExchange:
         self.record.error = message
         try:
             parsed = orjson.loads(refusal.body)
-            shaped = isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)
         except orjson.JSONDecodeError:
-            shaped = False
-        body = refusal.body if shaped else openai_error_body(refusal.status, message)
+            parsed = None
+        in_dialect = self._in_dialect(parsed)
+        body = refusal.body if in_dialect else self._error_body(refusal.status, message)
         self.record.status = refusal.status
         return web.Response(
             status=refusal.status,
@@ -565,6 +567,16 @@ class ChatExchange:
             content_type="application/json",
             headers={H.REQUEST_ID: self.id},
         )
+
+    # dialect hooks for errors (the Messages endpoint answers in Anthropic's shape)
+
+    def _error_body(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+    ) -> bytes:
+        return openai_error_body(status, message, param=param, code=code)
+
+    def _in_dialect(self, error: object) -> bool:
+        return isinstance(error, dict) and isinstance(error.get("error"), dict)
 
     def _publish(self) -> None:
         self._settle()

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 from aiohttp import ClientResponse, web
 
-from orca_desktop.gateway import headers as H
 from orca_desktop.gateway._messages_stream import (
     AnthropicPassthrough,
     TranslatedStream,
@@ -25,7 +24,7 @@ from orca_desktop.gateway._messages_stream import (
 )
 from orca_desktop.gateway.chat import ChatExchange
 from orca_desktop.gateway.context import CONTEXT, GatewayContext
-from orca_desktop.gateway.upstream import StreamFilter, UpstreamRefusal, upstream_message
+from orca_desktop.gateway.upstream import StreamFilter
 from orca_desktop.providers.anthropic import AnthropicProvider
 from orca_desktop.providers.base import Provider
 from orca_desktop.routing import requirements_of
@@ -100,41 +99,17 @@ class MessagesExchange(ChatExchange):
 
     # -- errors in Anthropic's shape ----------------------------------------------
 
-    def _error(
+    def _error_body(
         self, status: int, message: str, *, param: str | None = None, code: str | None = None
-    ) -> web.Response:
-        self.record.status = status
-        return web.Response(
-            status=status,
-            body=anthropic_error_body(status, message),
-            content_type="application/json",
-            headers={H.REQUEST_ID: self.id},
-        )
+    ) -> bytes:
+        return anthropic_error_body(status, message)
 
-    def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
-        """A provider's refusal (a 4xx another model would refuse too): an Anthropic
-        provider's own error body as it is, anything else re-shaped."""
-        attempts = self.record.attempts
-        message = upstream_message(
-            refusal.status, refusal.body, attempts[-1].provider if attempts else "provider"
-        )
-        self.record.error = message
-        try:
-            parsed = orjson.loads(refusal.body)
-        except orjson.JSONDecodeError:
-            parsed = None
-        shaped = (
-            isinstance(parsed, dict)
-            and parsed.get("type") == "error"
-            and isinstance(parsed.get("error"), dict)
-        )
-        body = refusal.body if shaped else anthropic_error_body(refusal.status, message)
-        self.record.status = refusal.status
-        return web.Response(
-            status=refusal.status,
-            body=body,
-            content_type="application/json",
-            headers={H.REQUEST_ID: self.id},
+    def _in_dialect(self, error: object) -> bool:
+        """An Anthropic provider's own error body, passed on as it is."""
+        return (
+            isinstance(error, dict)
+            and error.get("type") == "error"
+            and isinstance(error.get("error"), dict)
         )
 
 
