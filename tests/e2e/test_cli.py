@@ -135,6 +135,10 @@ async def test_new_user_sets_a_key_and_serves_the_openai_sdk(
                     [c.choices[0].delta.content or "" async for c in stream if c.choices]
                 )
                 assert text == "hello there"
+            # the key came from the Secret Service through the reader child: the gateway
+            # itself never loaded the keyring backend (cryptography's compiled module)
+            maps = Path(f"/proc/{served.proc.pid}/maps").read_text()
+            assert "cryptography" not in maps and "_cffi_backend" not in maps
         finally:
             assert await served.stop() == 0
         assert fake.received_for("fake-small")[0].bearer == key
