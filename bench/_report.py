@@ -127,37 +127,40 @@ def verdicts(r: Results) -> list[Verdict]:
     hold = mem.get("hold", {})
     wanted = r.meta.get("hold_streams")
     short = hold.get("opened") not in (None, wanted)
+
+    def over_ratio(target: str, ref: str, scenario: str, field: str) -> Measure:
+        return lambda i: ratio(
+            overhead(r, target, scenario, field, i), overhead(r, ref, scenario, field, i)
+        )
+
+    def cpu_ratio(target: str, ref: str, scenario: str) -> Measure:
+        return lambda i: ratio(cpu(r, target, scenario, i), cpu(r, ref, scenario, i))
+
     checks: list[tuple[str, Measure, float, str, str]] = [
         (
             "non-stream c=1 overhead p50 vs bare",
-            lambda i: ratio(
-                overhead(r, orca, "ns_c1", "total_us", i),
-                overhead(r, "bare", "ns_c1", "total_us", i),
-            ),
+            over_ratio(orca, "bare", "ns_c1", "total_us"),
             1.3,
             "×",
             "",
         ),
         (
             "CPU per request, non-stream c=64, vs bare",
-            lambda i: ratio(cpu(r, orca, "ns_c64", i), cpu(r, "bare", "ns_c64", i)),
+            cpu_ratio(orca, "bare", "ns_c64"),
             1.5,
             "×",
             "",
         ),
         (
             "CPU per stream, stream c=64, vs bare",
-            lambda i: ratio(cpu(r, orca, "st_c64", i), cpu(r, "bare", "st_c64", i)),
+            cpu_ratio(orca, "bare", "st_c64"),
             1.5,
             "×",
             "",
         ),
         (
             "stream TTFB overhead p50 (c=1) vs bare",
-            lambda i: ratio(
-                overhead(r, orca, "st_c1", "ttfb_us", i),
-                overhead(r, "bare", "st_c1", "ttfb_us", i),
-            ),
+            over_ratio(orca, "bare", "st_c1", "ttfb_us"),
             1.3,
             "×",
             "",
@@ -171,10 +174,7 @@ def verdicts(r: Results) -> list[Verdict]:
         ),
         (
             "GUI overhead p50 under c=64 load (non-stream) vs headless",
-            lambda i: ratio(
-                overhead(r, gui, "ns_c64", "total_us", i),
-                overhead(r, orca, "ns_c64", "total_us", i),
-            ),
+            over_ratio(gui, orca, "ns_c64", "total_us"),
             1.25,
             "×",
             "",
