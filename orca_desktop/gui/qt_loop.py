@@ -49,7 +49,8 @@ class _Timer(asyncio.TimerHandle):
 
 
 class OrcaQtLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
-    """A qasync loop whose call_soon/call_at are a deque and a heap woken by one QTimer."""
+    """A qasync loop that schedules like asyncio: a ready deque, a timer heap and a native
+    selector, woken through one QSocketNotifier (the selector's fd) and one QTimer."""
 
     _selector: selectors.BaseSelector
 
