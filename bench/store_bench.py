@@ -18,7 +18,12 @@ reps):
   of the clock reads around it;
 - `disk`: bytes of the database files after `close` / N.
 
+`--read` measures the other side instead: the CPU of one `recent_json(100)`
+call (what `GET /orca/v1/requests` costs) on a store of committed records,
+process CPU per call, median over reps.
+
     .venv/bin/python bench/store_bench.py [--records 20000] [--reps 3] [--shape auto]
+    .venv/bin/python bench/store_bench.py --read [--reps 5] [--shape auto]
 """
 
 from __future__ import annotations
@@ -158,6 +163,34 @@ def one_rep(n: int, shape: str, work_s: float) -> dict[str, float]:
     }
 
 
+def read_reps(shape: str, reps: int, *, stored: int = 1000, calls: int = 200) -> list[float]:
+    """CPU ms of one `recent_json(100)` per rep, from a store of `stored` committed records."""
+    with tempfile.TemporaryDirectory(prefix="orca-store-bench-") as tmp:
+        path = Path(tmp) / "telemetry.sqlite3"
+        with SqliteStore(path) as store:
+            for i in range(stored):
+                store.add(make_record(i, shape=shape))
+        with SqliteStore(path) as store:  # nothing pending: every record read from the file
+            store.recent_json(100)  # opens the read connection
+            per_call = []
+            for _ in range(reps):
+                cpu0 = time.process_time()
+                for _ in range(calls):
+                    store.recent_json(100)
+                per_call.append((time.process_time() - cpu0) / calls * 1e3)
+    return per_call
+
+
+def main_read(args: argparse.Namespace) -> None:
+    runs = read_reps(args.shape, args.reps)
+    for rep, ms in enumerate(runs, start=1):
+        print(f"rep {rep}: recent_json(100) {ms:.3f} ms CPU", flush=True)
+    print(
+        f"median of {args.reps} reps, '{args.shape}' records:"
+        f" recent_json(100) {statistics.median(runs):.3f} ms CPU per call"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=20_000)
@@ -165,9 +198,13 @@ def main() -> None:
     parser.add_argument("--shape", choices=("auto", "pinned"), default="auto")
     parser.add_argument("--work-us", type=float, default=150.0, help="busy work per request")
     parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to (-1: no pinning)")
+    parser.add_argument("--read", action="store_true", help="measure recent_json instead")
     args = parser.parse_args()
     if args.cpu >= 0:
         os.sched_setaffinity(0, {args.cpu})
+    if args.read:
+        main_read(args)
+        return
     rows = []
     for rep in range(args.reps):
         row = one_rep(args.records, args.shape, args.work_us / 1e6)
