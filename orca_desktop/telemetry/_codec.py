@@ -15,16 +15,25 @@ at the end; `decode` gives fields missing from older rows their default.
 
 Schema-1 rows hold `to_json()` text (a JSON object): `decode` reads both, and
 `api_json` returns such text as it is.
+
+`api_json` (the recent-requests endpoint, up to a few hundred records a call)
+maps an array straight to the `to_json` object, without building a
+`RequestRecord` and its candidates only to turn them into dicts again (that
+round trip cost more than the rest of a read). It rounds with the record
+module's own helpers, so the numbers are the ones `to_json` gives; the codec
+tests compare the two bytewise.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import MISSING
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
+from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord, _ms, _num
 
 STORED_FIELDS = (
     "id",
@@ -57,6 +66,20 @@ STORED_FIELDS = (
     "duration_ms",
 )
 _MONEY = frozenset({"cost_usd", "reference_cost_usd", "savings_usd"})
+_PLAIN_MONEY = re.compile(r"-?[0-9]+(?:\.[0-9]{1,12})?")  # see `_money`
+_TIMINGS = ("overhead_ms", "upstream_ms", "ttft_ms", "duration_ms")
+
+
+def _default(name: str) -> Any:
+    spec = RequestRecord.__dataclass_fields__[name]
+    if spec.default_factory is not MISSING:
+        return spec.default_factory()
+    return None if spec.default is MISSING else spec.default
+
+
+# What a field missing from an older (shorter) row reads as; id, started_at and
+# endpoint have no default but every row has them.
+_DEFAULTS = tuple(_default(name) for name in STORED_FIELDS)
 
 
 def encode(r: RequestRecord) -> bytes:
@@ -114,10 +137,58 @@ def decode(stored: bytes | str) -> RequestRecord:
 
 
 def api_json(stored: bytes | str) -> bytes:
-    """The record's PRODUCT.md JSON (`to_json`) from its stored form."""
+    """The record's PRODUCT.md JSON from its stored form: `orjson.dumps(record.to_json())`."""
     if isinstance(stored, str) and stored.startswith("{"):
         return stored.encode()  # schema 1 stored exactly this
-    return orjson.dumps(decode(stored).to_json())
+    data = orjson.loads(stored)
+    if isinstance(data, dict):  # a schema-1 object that did not come as text
+        return orjson.dumps(RequestRecord.from_json(data).to_json())
+    return orjson.dumps(_api_object(data))
+
+
+def _api_object(data: list[Any]) -> dict[str, Any]:
+    """`decode(data).to_json()` without the record: keys in `to_json` order, same values."""
+    # A row of a newer version may have more fields: ignored, as `decode` does.
+    padded = data[: len(STORED_FIELDS)] + list(_DEFAULTS[len(data) :])
+    obj = dict(zip(STORED_FIELDS, padded, strict=True))
+    # Existing keys are assigned below, so the order stays that of STORED_FIELDS.
+    obj["candidates"] = [
+        {
+            "model": model,
+            "provider": provider,
+            "estimated_cost_usd": _money(cost),
+            "excluded": excluded,
+        }
+        for model, provider, cost, excluded in obj["candidates"] or ()
+    ]
+    obj["attempts"] = [
+        {
+            "model": model,
+            "provider": provider,
+            "status": status,
+            "error": error,
+            "duration_ms": round(duration_ms, 3),
+        }
+        for model, provider, status, error, duration_ms in obj["attempts"] or ()
+    ]
+    for name in _MONEY:
+        obj[name] = _money(obj[name])
+    for name in _TIMINGS:
+        obj[name] = _ms(obj[name])
+    return obj
+
+
+def _money(value: str | float | None) -> float | int | None:
+    """`_num(_dec(value))`, what `to_json` makes of stored money, without a Decimal when it can.
+
+    A plain decimal with at most 12 places (what `str(Decimal)` writes for
+    nearly every price) is unchanged by `_num`'s rounding to 12 places, and
+    `float` of the text is the correctly rounded double of that value, as
+    `float(Decimal)` is. Anything else (exponents, more places) goes the long way.
+    """
+    if type(value) is str and _PLAIN_MONEY.fullmatch(value):
+        return float(value)
+    return _num(_dec(value))
 
 
 def _text(value: Decimal | None) -> str | None:

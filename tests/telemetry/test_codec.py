@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,10 +14,14 @@ from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
 
 text = st.text(max_size=20)
 maybe_text = st.none() | text
-money = st.none() | st.decimals(
-    min_value=Decimal("-1e6"), max_value=Decimal("1e6"), allow_nan=False, places=12
+money = (
+    st.none()
+    | st.decimals(min_value=Decimal("-1e6"), max_value=Decimal("1e6"), allow_nan=False, places=12)
+    # more places, exponents, 30 digits: the API JSON rounds these through Decimal
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.decimals(min_value=Decimal("-1"), max_value=Decimal("1"), places=30)
 )
-ms = st.none() | st.floats(min_value=0, max_value=1e7, allow_nan=False)
+ms = st.none() | st.floats(min_value=0, max_value=1e7, allow_nan=False) | st.integers(0, 10**7)
 tokens = st.none() | st.integers(min_value=0, max_value=10**9)
 
 records = st.builds(
@@ -70,6 +75,28 @@ def test_any_record_decodes_to_itself_and_to_its_api_json(record: RequestRecord)
     assert _codec.api_json(stored) == orjson.dumps(record.to_json())
 
 
+@pytest.mark.parametrize(
+    "cost",
+    ["0", "-0", "0.1", "-0.000000000001", "0.0000000000004", "1E-30", "0E-12", "-1.5E+3",
+     "123456789012345678901234567890.5", "0.1234567890123", "12345678901234567890"],
+)  # fmt: skip
+def test_money_in_the_api_json_is_what_to_json_gives(cost: str) -> None:
+    record = RequestRecord(
+        id="r",
+        started_at="t",
+        endpoint="/v1/chat/completions",
+        cost_usd=Decimal(cost),
+        candidates=[CandidateView("m", "p", Decimal(cost))],
+    )
+    assert _codec.api_json(_codec.encode(record)) == orjson.dumps(record.to_json())
+
+
+def test_the_api_json_keys_are_the_stored_fields_in_order() -> None:
+    # `api_json` builds the object in STORED_FIELDS order; `to_json` must agree.
+    record = RequestRecord(id="r", started_at="t", endpoint="/v1/models")
+    assert tuple(record.to_json()) == _codec.STORED_FIELDS
+
+
 def test_a_schema_1_row_is_its_api_json_as_stored() -> None:
     record = RequestRecord(id="r", started_at="2025-06-01T00:00:00Z", endpoint="/v1/models")
     text = orjson.dumps(record.to_json()).decode()
@@ -79,5 +106,18 @@ def test_a_schema_1_row_is_its_api_json_as_stored() -> None:
 
 def test_a_row_written_before_a_field_was_added_reads_with_its_default() -> None:
     record = RequestRecord(id="r", started_at="t", endpoint="/v1/chat/completions", status=200)
-    shorter = orjson.dumps(orjson.loads(_codec.encode(record))[:-4])  # no timings yet
+    shorter = orjson.dumps(orjson.loads(_codec.encode(record))[:-14])  # no candidates yet
     assert _codec.decode(shorter) == record
+    assert _codec.api_json(shorter) == orjson.dumps(record.to_json())
+
+
+def test_a_row_from_a_newer_version_reads_without_its_extra_fields() -> None:
+    record = RequestRecord(id="r", started_at="t", endpoint="/v1/chat/completions", ttft_ms=2.0)
+    longer = orjson.dumps([*orjson.loads(_codec.encode(record)), "new field", 7])
+    assert _codec.decode(longer) == record
+    assert _codec.api_json(longer) == orjson.dumps(record.to_json())
+
+
+def test_a_schema_1_object_stored_as_bytes_is_read_too() -> None:
+    record = RequestRecord(id="r", started_at="t", endpoint="/v1/models", cost_usd=Decimal("0.5"))
+    assert _codec.api_json(orjson.dumps(record.to_json())) == orjson.dumps(record.to_json())

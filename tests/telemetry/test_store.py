@@ -303,3 +303,28 @@ def test_a_schema_1_database_is_read_and_extended(db_path: Path) -> None:
         assert conn.execute("SELECT COUNT(*) FROM daily_totals").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_recent_json_is_what_the_records_json_was_for_every_kind_of_row(db_path: Path) -> None:
+    # schema-1 rows, committed schema-2 rows and pending ones, with None fields,
+    # unicode, long money and several candidates and attempts
+    bare = RequestRecord(id="req-bare", started_at="2025-06-01T00:00:00Z", endpoint="/v1/models")
+    odd = make_record(7, cost_usd="1E-30", savings_usd="-0.1234567890123456789", overhead_ms=None)
+    odd.reason, odd.error = 'écrit ✓ "quoted" \n 日本', "upstream: ünïcode"
+    odd.candidates.append(CandidateView("b", "q", None, "lacks tools ✗"))
+    odd.attempts.append(Attempt("b", "q", 0, None, 0.1234567))
+    old = [make_record(i) for i in range(3)] + [bare]
+    write_schema_1_database(db_path, old)
+    committed = [odd, make_record(4, cost_usd=None, savings_usd=None)]
+    pending = [make_record(5, savings_usd="-0.5"), make_record(6, overhead_ms=0.1 + 0.2)]
+    with SqliteStore(db_path, flush_interval_s=0.01) as store:
+        for r in committed:
+            store.add(r)
+    with SqliteStore(db_path, flush_interval_s=3600) as store:
+        for r in pending:
+            store.add(r)
+        got = store.recent_json(10)
+        paged = store.recent_json(3, before=committed[-1].id)
+    expected = [orjson.dumps(r.to_json()) for r in reversed(old + committed + pending)]
+    assert got == expected  # byte for byte, not just equal once parsed
+    assert paged == expected[3:6]
