@@ -22,7 +22,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import orjson
-from aiohttp import ClientError, ClientResponse, web
+from aiohttp import web
 
 from orca_desktop.events import KeyStatusChanged, RequestFinished, RequestReceived
 from orca_desktop.gateway import headers as H
@@ -47,6 +47,7 @@ from orca_desktop.gateway.upstream import (
     usage_from,
 )
 from orca_desktop.providers.base import Provider
+from orca_desktop.providers.http1 import Response as UpstreamResponse
 from orca_desktop.routing import RoutingError, requirements_of
 from orca_desktop.routing.router import Candidate, RouteDecision
 from orca_desktop.telemetry.pricing import cost_usd
@@ -218,10 +219,8 @@ class ChatExchange:
         self, decision: RouteDecision, forward: dict[str, Any], stream: bool, keep_usage: bool
     ) -> web.StreamResponse:
         failures: list[str] = []
-        # Two hops: aiohttp (Python < 3.12) writes the request body in a task it
-        # schedules while sending; the bookkeeping runs after that write.
-        loop = asyncio.get_running_loop()
-        loop.call_soon(loop.call_soon, self._settle)
+        # runs at the first wait, by when the request has been written to the provider
+        asyncio.get_running_loop().call_soon(self._settle)
         for cand in decision.chain:
             payload = self._payload(cand, forward)
             started = time.perf_counter_ns()
@@ -249,7 +248,7 @@ class ChatExchange:
 
     def _send(
         self, provider: Provider, cand: Candidate, payload: bytes
-    ) -> Awaitable[ClientResponse]:
+    ) -> Awaitable[UpstreamResponse]:
         """POST `payload` to the provider (hook)."""
         return provider.send_chat(payload, self.ctx.keystore.get(cand.via))
 
@@ -263,22 +262,20 @@ class ChatExchange:
         """The filter between the upstream stream and the client (hook)."""
         return StreamCleaner(served_model=cand.upstream_model, keep_usage=keep_usage)
 
-    async def _open(self, cand: Candidate, payload: bytes) -> ClientResponse:
+    async def _open(self, cand: Candidate, payload: bytes) -> UpstreamResponse:
         """Send the request; return a 200 response or raise UpstreamFailure/UpstreamRefusal."""
         provider = self.ctx.providers.get(cand.via)
         if provider is None:
             raise UpstreamFailure(0, f"provider {cand.via} is not available")
         try:
             resp = await self._send(provider, cand, payload)
-        except ClientError as exc:
-            raise UpstreamFailure(0, f"cannot reach {cand.via}: {describe(exc)}") from None
         except OSError as exc:
             raise UpstreamFailure(0, f"cannot reach {cand.via}: {describe(exc)}") from None
         if resp.status == 200:
             return resp
         try:
-            body = await resp.content.read(_MAX_ERROR_BODY)
-        except (ClientError, OSError):
+            body = await resp.read_at_most(_MAX_ERROR_BODY)
+        except OSError:
             body = b""
         finally:
             resp.release()
@@ -292,7 +289,7 @@ class ChatExchange:
             raise UpstreamFailure(
                 status,
                 upstream_message(status, body, cand.via),
-                retry_after(resp.headers.get("Retry-After")),
+                retry_after(resp.headers.get("retry-after")),
             )
         raise UpstreamRefusal(status, body)
 
@@ -313,7 +310,7 @@ class ChatExchange:
             # body within idle_timeout_s of the head
             async with asyncio.timeout(server.first_byte_timeout_s) as deadline:
                 resp = await self._open(cand, payload)
-                if not resp.content.is_eof():  # a body that came with the head needs no wait
+                if not resp.complete:  # a body that came with the head needs no wait
                     deadline.reschedule(asyncio.get_running_loop().time() + server.idle_timeout_s)
                 try:
                     body = await resp.read()
@@ -322,7 +319,7 @@ class ChatExchange:
             data = orjson.loads(body)
         except TimeoutError:
             raise UpstreamFailure(0, f"{cand.via} timed out") from None
-        except (ClientError, OSError) as exc:
+        except OSError as exc:
             raise UpstreamFailure(
                 0, f"{cand.via} dropped the connection: {describe(exc)}"
             ) from None
@@ -341,7 +338,7 @@ class ChatExchange:
         try:
             await response.prepare(self.request)
             await response.write_eof()
-        except (ClientError, OSError):
+        except OSError:
             if not _client_gone(self.request):
                 raise
             self.record.status, self.record.error = 499, "client disconnected"
@@ -354,7 +351,7 @@ class ChatExchange:
     ) -> web.StreamResponse:
         server = self.ctx.config.server
         cleaner = self._stream_filter(cand, keep_usage)
-        resp: ClientResponse | None = None
+        resp: UpstreamResponse | None = None
         complete = False
         try:
             async with asyncio.timeout(server.first_byte_timeout_s):
@@ -384,7 +381,7 @@ class ChatExchange:
                     cand, started, time.perf_counter_ns(), cleaner.usage, cleaner.model
                 )
             raise
-        except (ClientError, OSError):
+        except OSError:
             # upstream faults became UpstreamFailure or an error frame already; this is
             # a write to a client that went away
             if not _client_gone(self.request):
@@ -398,7 +395,7 @@ class ChatExchange:
                 resp.release() if complete else resp.close()
 
     async def _first_output(
-        self, resp: ClientResponse, cleaner: StreamFilter, cand: Candidate
+        self, resp: UpstreamResponse, cleaner: StreamFilter, cand: Candidate
     ) -> bytes:
         """Read until the cleaner has bytes for the client; failures here can still fall back.
 
@@ -407,7 +404,7 @@ class ChatExchange:
         a provider that drops the stream after it ends that stream with an error frame.
         """
         try:
-            async for chunk in resp.content.iter_any():
+            async for chunk in resp:
                 out = cleaner.feed(chunk)
                 if out:
                     if cleaner.error is not None and not cleaner.first_content:
@@ -417,7 +414,7 @@ class ChatExchange:
                             502, f"{cand.via} sent an error event: {error_text(cleaner.error)}"
                         )
                     return out
-        except (ClientError, OSError) as exc:
+        except OSError as exc:
             raise UpstreamFailure(
                 0, f"{cand.via} dropped the stream before the first byte: {describe(exc)}"
             ) from None
@@ -427,7 +424,7 @@ class ChatExchange:
 
     async def _pump(
         self,
-        resp: ClientResponse,
+        resp: UpstreamResponse,
         response: web.StreamResponse,
         cleaner: StreamFilter,
         cand: Candidate,
@@ -439,7 +436,7 @@ class ChatExchange:
         idle = self.ctx.config.server.idle_timeout_s
         try:
             async with IdleTimeout(idle) as deadline:
-                async for chunk in resp.content.iter_any():
+                async for chunk in resp:
                     t = time.perf_counter_ns()
                     out = cleaner.feed(chunk)
                     self.chunk_work_ns += time.perf_counter_ns() - t
@@ -453,7 +450,7 @@ class ChatExchange:
             tail = self._stream_fault(
                 cleaner, cand, f"{cand.via} stalled for {idle:g} s mid-stream"
             )
-        except (ClientError, OSError) as exc:
+        except OSError as exc:
             complete = False
             if _client_gone(self.request):
                 self.record.status, self.record.error = 499, "client disconnected"

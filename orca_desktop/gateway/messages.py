@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import orjson
-from aiohttp import ClientResponse, web
+from aiohttp import web
 
 from orca_desktop.gateway._messages_stream import (
     AnthropicPassthrough,
@@ -27,6 +27,7 @@ from orca_desktop.gateway.context import CONTEXT, GatewayContext
 from orca_desktop.gateway.upstream import StreamFilter
 from orca_desktop.providers.anthropic import AnthropicProvider
 from orca_desktop.providers.base import Provider
+from orca_desktop.providers.http1 import Response as UpstreamResponse
 from orca_desktop.routing import requirements_of
 from orca_desktop.routing.router import Candidate
 from orca_desktop.wire.anthropic import (
@@ -78,7 +79,7 @@ class MessagesExchange(ChatExchange):
 
     def _send(
         self, provider: Provider, cand: Candidate, payload: bytes
-    ) -> Awaitable[ClientResponse]:
+    ) -> Awaitable[UpstreamResponse]:
         key = self.ctx.keystore.get(cand.via)
         if isinstance(provider, AnthropicProvider):
             return provider.send_messages(payload, key, self.request.headers)

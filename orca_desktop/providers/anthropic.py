@@ -14,11 +14,9 @@ import dataclasses
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
-from aiohttp import ClientResponse
-from yarl import URL
-
 from orca_desktop.config import ServerConfig
 from orca_desktop.providers.base import ProviderSpec
+from orca_desktop.providers.http1 import Response, Target
 from orca_desktop.providers.openai_compat import OpenAICompatProvider
 
 if TYPE_CHECKING:
@@ -42,34 +40,41 @@ class AnthropicProvider(OpenAICompatProvider):
 
     def __init__(self, spec: ProviderSpec, server: ServerConfig) -> None:
         super().__init__(dataclasses.replace(spec, base_url=api_root(spec.base_url)), server)
-        self._messages_url = URL(f"{self.spec.base_url}/messages")
+        self._messages_url = Target.parse(f"{self.spec.base_url}/messages")
+        self._native_cache: tuple[tuple[str | None, ...], bytes] = ((), b"")
 
-    def _native_headers(
-        self, key: Secret | None, client: Mapping[str, str] | None = None
-    ) -> dict[str, str]:
+    def _native_headers(self, key: Secret | None, client: Mapping[str, str] | None = None) -> bytes:
+        passed = tuple(client.get(name) if client is not None else None for name in PASSED_HEADERS)
+        raw = key.reveal() if key is not None else None
+        cache_key = (raw, *passed)
+        cached_for, encoded = self._native_cache
+        if cached_for == cache_key:
+            return encoded
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json, text/event-stream",
+            "Accept-Encoding": "identity",
             "anthropic-version": DEFAULT_VERSION,
         }
-        for name in PASSED_HEADERS:
-            value = client.get(name) if client is not None else None
+        for name, value in zip(PASSED_HEADERS, passed, strict=True):
             if value:
                 headers[name] = value
-        if key is not None:
-            headers["x-api-key"] = key.reveal()
-        return headers
+        if raw is not None:
+            headers["x-api-key"] = raw
+        encoded = self._encode(headers)
+        self._native_cache = (cache_key, encoded)
+        return encoded
 
     def send_messages(
         self, payload: bytes, key: Secret | None, headers: Mapping[str, str] | None = None
-    ) -> Awaitable[ClientResponse]:
+    ) -> Awaitable[Response]:
         """POST an Anthropic Messages body; returns once the response headers arrived.
 
         `headers` are the client's; only `anthropic-version` and `anthropic-beta` are used.
         """
-        return self._http().post(
-            self._messages_url, data=payload, headers=self._native_headers(key, headers)
+        return self._http().request(
+            "POST", self._messages_url, self._native_headers(key, headers), payload
         )
 
-    def _models_headers(self, key: Secret | None) -> dict[str, str]:
+    def _models_headers(self, key: Secret | None) -> bytes:
         return self._native_headers(key)

@@ -1,7 +1,7 @@
 """What a provider is to the gateway: a resolved spec and the adapter protocol.
 
 `resolve_providers` merges the built-in presets with `[providers.*]` from the
-config. Adapters own one pooled HTTP session each and never see the client.
+config. Adapters own one keep-alive connection pool each and never see the client.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from orca_desktop.config import Config
 from orca_desktop.providers.presets import HOSTED_ROUTER_KINDS, KEYLESS_KINDS, PRESETS
 
 if TYPE_CHECKING:
-    from aiohttp import ClientResponse
-
     from orca_desktop.keystore import Secret
+    from orca_desktop.providers.http1 import Response
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,7 @@ class Provider(Protocol):
 
     spec: ProviderSpec
 
-    def send_chat(self, payload: bytes, key: Secret | None) -> Awaitable[ClientResponse]:
+    def send_chat(self, payload: bytes, key: Secret | None) -> Awaitable[Response]:
         """POST an OpenAI chat-completions body; awaiting it gives the response once its
         headers arrived. A plain method returning the awaitable: one coroutine less per
         request on the gateway's hot path."""

@@ -1,8 +1,9 @@
 """The OpenAI-compatible adapter: most providers (and the hosted routers) speak this.
 
-One pooled `ClientSession` per provider, created on first use (after the loop
-runs) and closed at shutdown. Bodies are passed as bytes; this module never
-parses or re-serialises them.
+One keep-alive pool per provider (`http1.HttpClient`), created on first use
+(after the loop runs) and closed at shutdown. Bodies are passed as bytes; this
+module never parses or re-serialises them. Request headers are encoded once
+per key, not per request.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import orjson
-from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, TCPConnector
-from yarl import URL
 
 from orca_desktop.config import ServerConfig
 from orca_desktop.providers.base import ProviderSpec
+from orca_desktop.providers.http1 import (
+    HttpClient,
+    Response,
+    Target,
+    UpstreamError,
+    encode_headers,
+)
 
 if TYPE_CHECKING:
     from orca_desktop.keystore import Secret
@@ -30,44 +36,57 @@ class OpenAICompatProvider:
     def __init__(self, spec: ProviderSpec, server: ServerConfig) -> None:
         self.spec = spec
         self._server = server
-        self._session: ClientSession | None = None
-        # parsed once: a str URL is re-parsed by yarl on every request
-        self._chat_url = URL(f"{spec.base_url}/chat/completions")
-        self._headers_cache: tuple[str | None, dict[str, str]] = ("", {})
+        self._client: HttpClient | None = None
+        self._chat_url = Target.parse(f"{spec.base_url}/chat/completions")
+        self._headers_cache: tuple[str | None, bytes] = ("", b"")
 
-    def _http(self) -> ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = ClientSession(
-                connector=TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300),
-                timeout=ClientTimeout(total=None, sock_connect=self._server.connect_timeout_s),
-                auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
+    def _http(self) -> HttpClient:
+        if self._client is None:
+            self._client = HttpClient(self._server.connect_timeout_s)
+        return self._client
 
-    def _headers(self, key: Secret | None) -> dict[str, str]:
+    def _headers(self, key: Secret | None) -> bytes:
         raw = key.reveal() if key is not None else None
-        cached_for, headers = self._headers_cache
-        if cached_for != raw:
-            headers = {"Content-Type": _JSON, "Accept": "application/json, text/event-stream"}
+        cached_for, encoded = self._headers_cache
+        if cached_for != raw or not encoded:
+            headers = {
+                "Content-Type": _JSON,
+                "Accept": "application/json, text/event-stream",
+                # streams must not wait in a compressor; bodies are small
+                "Accept-Encoding": "identity",
+            }
             if raw:
                 headers["Authorization"] = f"Bearer {raw}"
             if self.spec.kind == "openrouter":
                 headers["X-Title"] = "Orca Desktop"
-            self._headers_cache = (raw, headers)
-        return headers
+            encoded = self._encode(headers)
+            self._headers_cache = (raw, encoded)
+        return encoded
 
-    def send_chat(self, payload: bytes, key: Secret | None) -> Awaitable[ClientResponse]:
-        return self._http().post(self._chat_url, data=payload, headers=self._headers(key))
+    def _encode(self, headers: dict[str, str]) -> bytes:
+        try:
+            return encode_headers(headers)
+        except ValueError:
+            # never echo the header: it holds the key
+            raise UpstreamError(
+                f"the {self.spec.id} key contains a line break or characters an HTTP "
+                "header cannot carry; save it again"
+            ) from None
+
+    def send_chat(self, payload: bytes, key: Secret | None) -> Awaitable[Response]:
+        return self._http().request("POST", self._chat_url, self._headers(key), payload)
 
     async def list_models(self, key: Secret | None) -> tuple[int, str]:
         try:
             async with asyncio.timeout(self._server.connect_timeout_s + 10):
-                async with self._http().get(
-                    f"{self.spec.base_url}/models", headers=self._models_headers(key)
-                ) as resp:
+                resp = await self._http().request(
+                    "GET", Target.parse(f"{self.spec.base_url}/models"), self._models_headers(key)
+                )
+                try:
                     body = await resp.read()
-        except (TimeoutError, OSError, ClientError) as exc:
+                finally:
+                    resp.release()
+        except (TimeoutError, OSError) as exc:
             return 0, f"cannot reach {self.spec.base_url}: {type(exc).__name__}"
         if resp.status == 200:
             try:
@@ -79,11 +98,11 @@ class OpenAICompatProvider:
             return resp.status, f"{self.spec.label} rejected the key (HTTP {resp.status})"
         return resp.status, f"{self.spec.label} answered HTTP {resp.status}"
 
-    def _models_headers(self, key: Secret | None) -> dict[str, str]:
+    def _models_headers(self, key: Secret | None) -> bytes:
         """Headers for the models endpoint (the Anthropic adapter authenticates natively)."""
         return self._headers(key)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
