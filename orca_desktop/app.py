@@ -38,7 +38,7 @@ from orca_desktop.events import (
 )
 from orca_desktop.gateway.auth import Gate
 from orca_desktop.gateway.context import GatewayContext
-from orca_desktop.gateway.local_api import LocalApiDeps, add_local_api
+from orca_desktop.gateway.local_api import LocalApiDeps
 from orca_desktop.gateway.server import GatewayServer, build_app
 from orca_desktop.keystore import KeyStore, NoSecureKeyring, run_off_loop
 from orca_desktop.providers.anthropic import AnthropicProvider
@@ -166,9 +166,8 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
             bind_host=config.server.host,
             on_refused=stats.count_unauthenticated,
         )
-        app = build_app(ctx, gate)
         closing = asyncio.Event()
-        add_local_api(app, LocalApiDeps(store=store, stats=stats, hub=hub, closing=closing))
+        app = build_app(ctx, gate, LocalApiDeps(store=store, stats=stats, hub=hub, closing=closing))
         server = GatewayServer(app, config.server.host, config.server.port)
         await server.start()
         stack.push_async_callback(server.stop)

@@ -1,5 +1,9 @@
 """The gate in front of every endpoint: loopback Host, Origin allowlist, local token.
 
+`Gate.refusal` is called by the hot handlers themselves and `Gate.guard` wraps
+every other route (there is no middleware; `gateway/server.py` wires both, and
+a test walks every route to check that none is left open).
+
 A refusal is an error in the endpoint's own shape (OpenAI's, or Anthropic's on
 `/v1/messages`), never a 500. Tokens are compared in constant time. Liveness
 checks (`GET /healthz`, `HEAD /`) need no token and reveal nothing else.
@@ -13,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from orca_desktop.wire.errors import anthropic_error_body, openai_error_body
 
@@ -51,6 +54,59 @@ class Gate:
         if presented is None:
             return False
         return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), self.token())
+
+    def refusal(self, request: web.Request) -> web.Response | None:
+        """The error answer for a request the gate stops, else None.
+
+        A plain call, not a middleware: the chat and messages handlers ask it first
+        thing, which saves aiohttp's two middleware layers on every request;
+        every other route is wrapped by `guard`.
+        """
+        headers = request.headers
+        if not self.host_allowed(headers.get("Host")):
+            return error_response(
+                request,
+                403,
+                "Host header is not a loopback name or address; Orca Desktop only answers "
+                "requests addressed to localhost (DNS rebinding protection)",
+                code="forbidden_host",
+            )
+        origin = headers.get("Origin")
+        if origin is not None and origin not in self.allowed_origins:
+            return error_response(
+                request,
+                403,
+                f"Origin {origin!r} is not allowed; add it to [server] allowed_origins "
+                "in the config to let that web page call Orca Desktop",
+                code="forbidden_origin",
+            )
+        if (request.method, request.path) not in _LIVENESS and not self.token_ok(request):
+            self.on_refused()
+            return error_response(
+                request,
+                401,
+                "missing or wrong local access token: send `Authorization: Bearer <token>` "
+                "or `x-api-key: <token>`; `orca-desktop token` prints it",
+                code="invalid_api_key",
+            )
+        return None
+
+    def guard(self, handler: Handler) -> Handler:
+        """`handler` behind the gate, with aiohttp's HTTP errors (a 413 from reading
+        the body, say) answered in the endpoint's error shape."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
+            try:
+                return await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                return error_response(request, exc.status, _http_message(exc, request))
+
+        return guarded
 
 
 def _strip_port(host: str) -> str:
@@ -96,45 +152,6 @@ def error_response(
     else:
         body = openai_error_body(status, message, param=param, code=code)
     return web.Response(status=status, body=body, content_type="application/json")
-
-
-def make_gate_middleware(gate: Gate) -> Middleware:
-    @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not gate.host_allowed(request.headers.get("Host")):
-            return error_response(
-                request,
-                403,
-                "Host header is not a loopback name or address; Orca Desktop only answers "
-                "requests addressed to localhost (DNS rebinding protection)",
-                code="forbidden_host",
-            )
-        origin = request.headers.get("Origin")
-        if origin is not None and origin not in gate.allowed_origins:
-            return error_response(
-                request,
-                403,
-                f"Origin {origin!r} is not allowed; add it to [server] allowed_origins "
-                "in the config to let that web page call Orca Desktop",
-                code="forbidden_origin",
-            )
-        if (request.method, request.path) not in _LIVENESS and not gate.token_ok(request):
-            gate.on_refused()
-            return error_response(
-                request,
-                401,
-                "missing or wrong local access token: send `Authorization: Bearer <token>` "
-                "or `x-api-key: <token>`; `orca-desktop token` prints it",
-                code="invalid_api_key",
-            )
-        try:
-            return await handler(request)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return error_response(request, exc.status, _http_message(exc, request))
-
-    return guard
 
 
 def _http_message(exc: web.HTTPException, request: web.Request) -> str:

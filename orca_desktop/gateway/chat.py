@@ -28,7 +28,6 @@ from orca_desktop.events import KeyStatusChanged, RequestFinished, RequestReceiv
 from orca_desktop.gateway import headers as H
 from orca_desktop.gateway._deadline import IdleTimeout
 from orca_desktop.gateway.context import (
-    CONTEXT,
     GatewayContext,
     client_of,
     new_request_id,
@@ -60,11 +59,6 @@ _MAX_ERROR_BODY = 64 * 1024
 _SHOWN_UNREACHABLE = 3
 """Candidates excluded only for a missing key are many in a big catalog; the record
 keeps the cheapest few (they say which key would save money) and drops the rest."""
-
-
-async def handle_chat(request: web.Request) -> web.StreamResponse:
-    exchange = ChatExchange(request.app[CONTEXT], request)
-    return await exchange.run()
 
 
 class ChatExchange:

@@ -1,7 +1,7 @@
 """The local API: `/orca/v1/requests`, `/orca/v1/stats` and the `/orca/v1/events` live feed.
 
-Owns these three routes and nothing else; authentication is the gate
-middleware's job (`gateway/auth.py`), so nothing here looks at tokens. Never
+Owns these three routes and nothing else; authentication is the gate's job
+(`gateway/auth.py`, applied through `guard`), so nothing here looks at tokens. Never
 blocks the event loop: store reads and their JSON assembly run in the default
 executor, and a slow SSE client only ever fills its own bounded `EventQueue`
 (it then gets `event: reset`). A record is serialised once per event, however
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from orca_desktop.telemetry.store import SqliteStore
 from orca_desktop.wire.errors import openai_error_body
 
 log = logging.getLogger(__name__)
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -83,13 +86,17 @@ _DEPS = web.AppKey("orca_local_api_deps", LocalApiDeps)
 _FRAMES = web.AppKey("orca_local_api_frames", _FrameCache)
 
 
-def add_local_api(app: web.Application, deps: LocalApiDeps) -> None:
-    """Add the `/orca/v1/*` routes to `app`, reading from `deps`."""
+def add_local_api(
+    app: web.Application,
+    deps: LocalApiDeps,
+    guard: Callable[[_Handler], _Handler] = lambda handler: handler,
+) -> None:
+    """Add the `/orca/v1/*` routes to `app`, reading from `deps`, each behind `guard`."""
     app[_DEPS] = deps
     app[_FRAMES] = _FrameCache()
-    app.router.add_get("/orca/v1/requests", _handle_requests)
-    app.router.add_get("/orca/v1/stats", _handle_stats)
-    app.router.add_get("/orca/v1/events", _handle_events)
+    app.router.add_get("/orca/v1/requests", guard(_handle_requests))
+    app.router.add_get("/orca/v1/stats", guard(_handle_stats))
+    app.router.add_get("/orca/v1/events", guard(_handle_events))
     app.on_shutdown.append(_close_feeds)
 
 

@@ -38,12 +38,7 @@ from orca_desktop.wire.anthropic import (
 from orca_desktop.wire.errors import ApiError, anthropic_error_body
 from orca_desktop.wire.openai import parse_json_body
 
-__all__ = ["MessagesExchange", "handle_messages"]
-
-
-async def handle_messages(request: web.Request) -> web.StreamResponse:
-    exchange = MessagesExchange(request.app[CONTEXT], request)
-    return await exchange.run()
+__all__ = ["MessagesExchange", "handle_count_tokens"]
 
 
 class MessagesExchange(ChatExchange):

@@ -3,6 +3,12 @@
 `build_app` wires routes and the gate; `GatewayServer` owns the AppRunner and
 the TCP site, and can move to another port without dropping the app (a new
 site starts before the old one stops).
+
+There is no middleware: the chat and messages handlers ask the gate first
+thing (one coroutine layer per request instead of three), every other route
+is wrapped by `Gate.guard`, and a last catch-all route answers unknown paths
+(404) and wrong methods (405) in OpenAI's or Anthropic's error shape, behind
+the gate too.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ import socket
 from aiohttp import web
 
 from orca_desktop.gateway import headers as H
-from orca_desktop.gateway.auth import Gate, make_gate_middleware
-from orca_desktop.gateway.chat import handle_chat
+from orca_desktop.gateway.auth import Gate, Handler, error_response
+from orca_desktop.gateway.chat import ChatExchange
 from orca_desktop.gateway.context import CONTEXT, GatewayContext, new_request_id
-from orca_desktop.gateway.messages import handle_count_tokens, handle_messages
+from orca_desktop.gateway.local_api import LocalApiDeps, add_local_api
+from orca_desktop.gateway.messages import MessagesExchange, handle_count_tokens
 from orca_desktop.gateway.models import handle_models
 
 log = logging.getLogger(__name__)
@@ -36,25 +43,63 @@ async def _root(request: web.Request) -> web.Response:
     return web.Response(text="Orca Desktop\n")
 
 
-def build_app(ctx: GatewayContext, gate: Gate) -> web.Application:
-    """The gateway's aiohttp application (local API routes are added by the caller)."""
+def build_app(
+    ctx: GatewayContext, gate: Gate, local: LocalApiDeps | None = None
+) -> web.Application:
+    """The gateway's aiohttp application, with the local API when `local` is given."""
     # the body limit is enforced by the handlers (413 in the endpoint's error shape);
     # aiohttp's own limit is a backstop one byte above it
     limit = int(ctx.config.server.max_body_mb * 1024 * 1024) + 1
-    app = web.Application(
-        middlewares=[make_gate_middleware(gate)],
-        client_max_size=limit,
-        handler_args={"max_field_size": 65536},
-    )
+    app = web.Application(client_max_size=limit, handler_args={"max_field_size": 65536})
     app[CONTEXT] = ctx
     app.on_response_prepare.append(_stamp_request_id)
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/", _root)
-    app.router.add_post("/v1/chat/completions", handle_chat)
-    app.router.add_post("/v1/messages", handle_messages)
-    app.router.add_post("/v1/messages/count_tokens", handle_count_tokens)
-    app.router.add_get("/v1/models", handle_models)
+    routes = app.router
+    routes.add_get("/healthz", gate.guard(_healthz))
+    routes.add_get("/", gate.guard(_root))
+    routes.add_post("/v1/chat/completions", _exchange(gate, ChatExchange))
+    routes.add_post("/v1/messages", _exchange(gate, MessagesExchange))
+    routes.add_post("/v1/messages/count_tokens", gate.guard(handle_count_tokens))
+    routes.add_get("/v1/models", gate.guard(handle_models))
+    if local is not None:
+        add_local_api(app, local, guard=gate.guard)
+    routes.add_route("*", "/{tail:.*}", gate.guard(_no_route(app)))  # last: it matches all
     return app
+
+
+def _exchange(gate: Gate, exchange: type[ChatExchange]) -> Handler:
+    """The handler of a routed endpoint: the gate's check, then one exchange."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        refused = gate.refusal(request)
+        if refused is not None:
+            return refused
+        return await exchange(request.app[CONTEXT], request).run()
+
+    return handle
+
+
+def _no_route(app: web.Application) -> Handler:
+    """404 for a path no route has; 405 (with Allow) for a method a path lacks."""
+    allowed: dict[str, set[str]] = {}
+
+    async def no_route(request: web.Request) -> web.Response:
+        if not allowed:
+            for route in app.router.routes():
+                path = route.resource.canonical if route.resource is not None else ""
+                if route.method != "*":
+                    allowed.setdefault(path, set()).add(route.method)
+        methods = allowed.get(request.path)
+        if not methods:
+            return error_response(
+                request, 404, f"no such endpoint: {request.method} {request.path}"
+            )
+        response = error_response(
+            request, 405, f"method {request.method} is not allowed on {request.path}"
+        )
+        response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
+
+    return no_route
 
 
 class GatewayServer:
@@ -67,6 +112,10 @@ class GatewayServer:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
         )
         self._site: web.BaseSite | None = None
+
+    @property
+    def app(self) -> web.Application:
+        return self._runner.app
 
     @property
     def base_url(self) -> str:

@@ -291,3 +291,42 @@ async def test_every_request_is_announced_before_it_is_recorded_whatever_its_out
     assert (refused.status, refused.requested_model, refused.router) == (404, "nope-model", None)
     assert (invalid.status, invalid.requested_model, invalid.stream) == (400, None, False)
     assert received[0].requested_model == "fake-small" and received[0].at_ns < finished[0].at_ns
+
+
+async def test_every_route_is_behind_the_gate(gateway: Gateway) -> None:
+    """The gate is called by each handler (no middleware): none may be left open."""
+    app = gateway.core._server.app
+    routes = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or "/v1/not-a-route"  # the catch-all's pattern
+        routes.add(("GET" if route.method == "*" else route.method, path))
+    assert {("POST", "/v1/chat/completions"), ("POST", "/v1/messages")} <= routes
+    assert {("GET", "/orca/v1/events"), ("GET", "/v1/not-a-route")} <= routes
+    liveness = {("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/"), ("HEAD", "/")}
+    async with aiohttp.ClientSession() as http:
+        for method, path in sorted(routes):
+            url = f"{gateway.root}{path}"
+            async with http.request(method, url, headers={"Host": "evil.example"}) as resp:
+                assert resp.status == 403, (method, path)
+            if (method, path) in liveness:
+                continue
+            bad = {"Authorization": "Bearer sk-orca-wrong"}
+            async with http.request(method, url, headers=bad) as resp:
+                assert resp.status == 401, (method, path)
+                assert resp.headers["X-Orca-Request-Id"].startswith("orq_")
+    assert gateway.fake.requests == []
+
+
+async def test_a_wrong_method_is_a_405_naming_the_allowed_ones(gateway: Gateway) -> None:
+    async with aiohttp.ClientSession(headers=gateway.auth) as http:
+        async with http.get(f"{gateway.base_url}/chat/completions") as resp:
+            assert resp.status == 405
+            assert resp.headers["Allow"] == "POST"
+            assert "GET is not allowed" in _error(await resp.json())["message"]
+        async with http.delete(f"{gateway.base_url}/models") as resp:
+            assert resp.status == 405
+            assert resp.headers["Allow"] == "GET, HEAD"
+    async with aiohttp.ClientSession() as http:  # no token: the gate answers first
+        async with http.get(f"{gateway.base_url}/chat/completions") as resp:
+            assert resp.status == 401
