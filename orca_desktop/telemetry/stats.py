@@ -82,8 +82,8 @@ class _Series:
         self._buckets: dict[int, _Bucket] = {}
         self._newest = 0
 
-    def add(self, at: datetime, row: TotalsRow) -> None:
-        key = int(at.timestamp()) // self.width_s
+    def add(self, epoch_s: int, row: TotalsRow) -> None:
+        key = epoch_s // self.width_s
         if key <= self._newest - self.capacity:
             return  # older than anything we keep
         bucket = self._buckets.get(key)
@@ -118,6 +118,9 @@ class Stats:
         self._series = {"minute": _Series(60, minutes_kept), "hour": _Series(3600, hours_kept)}
         self.unauthenticated = 0
         """Requests refused for a missing or bad token since start-up (never stored)."""
+        self._second: tuple[str, int, date] = ("", 0, date.min)
+        """The last `started_at` second parsed: (its first 19 characters, epoch, UTC date).
+        Records arrive in time order, so most share it and skip the parse."""
 
     @classmethod
     def from_store(cls, store: SqliteStore) -> Stats:
@@ -179,16 +182,22 @@ class Stats:
 
     def _add_row(self, row: TotalsRow) -> None:
         self._all.add(row)
-        try:
-            at = _utc(datetime.fromisoformat(row.started_at))
-        except ValueError:
-            log.warning(
-                "record with unreadable started_at %r left out of daily totals", row.started_at
-            )
-            return
-        self._day(at.date()).add(row)
+        stamp = row.started_at
+        second = self._second
+        if stamp[:19] == second[0] and stamp[19:20] in (".", "Z") and stamp.endswith("Z"):
+            epoch, day = second[1], second[2]
+        else:
+            try:
+                at = _utc(datetime.fromisoformat(stamp))
+            except ValueError:
+                log.warning("record with unreadable started_at %r left out of daily totals", stamp)
+                return
+            epoch, day = int(at.timestamp()), at.date()
+            if stamp.endswith("Z") and len(stamp) >= 20:
+                self._second = (stamp[:19], epoch, day)
+        self._day(day).add(row)
         for series in self._series.values():
-            series.add(at, row)
+            series.add(epoch, row)
 
     def _add_rollup(self, rollup: DayRollup) -> None:
         self._all.merge(rollup.tally)
