@@ -139,6 +139,7 @@ class Core:
             self.config = validated
             return
         catalog, router = self._routing_for(validated)
+        self._check_reference(validated)
         await asyncio.get_running_loop().run_in_executor(
             None, save_config, self.config_path, validated
         )
@@ -156,7 +157,33 @@ class Core:
         """
         validated = Config.model_validate(cfg.model_dump())
         self._routing_for(validated)
+        self._check_reference(validated)
         return validated
+
+    def reference_model_error(self, model_id: str, cfg: Config | None = None) -> str | None:
+        """None when savings can be measured against `model_id`, else the reason.
+
+        The reference is a plain catalog id (its price is what savings compare
+        with); `provider/id` forms, fine in a router, are refused here.
+        """
+        cfg = cfg or self.config
+        if self._catalog_for(cfg).lookup(model_id):
+            return None
+        problem = self._model_problem(model_id, cfg)
+        if problem is not None:
+            return problem
+        plain = model_id.partition("/")[2]
+        return f"the reference model is a plain model id: {plain!r}, not {model_id!r}"
+
+    def _check_reference(self, cfg: Config) -> None:
+        """ConfigError for a reference model the catalog does not know, when it changed
+        (a file that already names one still saves: a port change must not fail on it)."""
+        ref = cfg.routing.reference_model
+        if ref == self.config.routing.reference_model:
+            return
+        problem = self.reference_model_error(ref, cfg)
+        if problem is not None:
+            raise ConfigError(f"[routing] reference_model: {problem}")
 
     def model_ids(self) -> list[str]:
         """Every model id the catalog of the current config knows, then each as `provider/id`."""
@@ -169,7 +196,10 @@ class Core:
 
         The reason is the router's own ("unknown model 'x'; did you mean: …?").
         """
-        probe = self.config.model_copy(
+        return self._model_problem(model_id, self.config)
+
+    def _model_problem(self, model_id: str, cfg: Config) -> str | None:
+        probe = cfg.model_copy(
             update={"routers": {"_": RouterConfig(strategy="fallback", models=[model_id])}}
         )
         try:

@@ -450,7 +450,7 @@ class RoutersPage(QWidget):
         """The edited config if the core would accept it; otherwise None, with the
         problem shown beside what caused it. Writes nothing."""
         reference = self.reference_edit.text().strip() or "gpt-4o"
-        reference_problem = self._core.model_id_error(reference)
+        reference_problem = self._core.reference_model_error(reference)
         show_error(
             self.reference_error,
             f"{reference_problem} (savings are measured against this model)"
