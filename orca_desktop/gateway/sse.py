@@ -110,7 +110,10 @@ class StreamCleaner:
     # --- input ------------------------------------------------------------------
 
     def feed(self, data: bytes) -> bytes:
-        """Clean SSE bytes for everything completed by `data` (may be b"")."""
+        """Clean SSE bytes for everything completed by `data` (may be b"").
+
+        When every event completed by `data` goes out as it came, the result is
+        `data` itself (or its head), not a copy."""
         if self._closed or not data:
             return b""
         if self._skip_lf:
@@ -135,11 +138,21 @@ class StreamCleaner:
             return b""
         out: list[bytes] = []
         start = 0
+        sent = 0  # buf[sent:start] are events that go out as they came, not in `out` yet
         while end >= 0:
-            self._event(buf[start:end], out)
+            instead = self._event(buf, start, end)
+            if instead is not None:
+                if sent < start:
+                    out.append(buf[sent:start])
+                out.append(instead)
+                sent = end + 2
             start = end + 2
             end = buf.find(b"\n\n", start)
         self._buf = buf[start:]
+        if not out:
+            return buf if start == len(buf) else buf[:start]
+        if sent < start:
+            out.append(buf[sent:start])
         return b"".join(out)
 
     def finish(self) -> bytes:
@@ -171,27 +184,27 @@ class StreamCleaner:
 
     # --- events -------------------------------------------------------------------
 
-    def _event(self, block: bytes, out: list[bytes]) -> None:
-        if block[:1] == b"\n":  # blank lines before the event
-            block = block.lstrip(b"\n")
+    def _event(self, buf: bytes, start: int, end: int) -> bytes | None:
+        """The event `buf[start:end]`: None when it goes out as it came (with its
+        blank line), else the bytes that go out instead (b"" for nothing)."""
+        if buf[start] == 0x0A:  # blank lines before the event: it goes out without them
+            block = buf[start:end].lstrip(b"\n")
             if not block:
-                return
-        if block[:5] == b"data:" and b"\n" not in block:
-            payload = block[5:]
-            if payload[:1] == b" ":
-                payload = payload[1:]
-            if self._keep(payload):
-                out.append(block + b"\n\n")
-            return
-        kind, joined = _fields(block)
+                return b""
+            framed = block + b"\n\n"
+            instead = self._event(framed, 0, len(block))
+            return framed if instead is None else instead
+        if buf.startswith(b"data:", start) and buf.find(b"\n", start, end) < 0:
+            at = start + 6 if buf[start + 5] == 0x20 else start + 5
+            return None if self._keep(buf[at:end]) else b""
+        kind, joined = _fields(buf[start:end])
         if joined is None:
-            return
+            return b""
         if kind == b"error":
-            frame = self._error_event(joined)
-            if frame:
-                out.append(frame)
-        elif kind is None and self._keep(joined):
-            out.append(_canonical(joined))
+            return self._error_event(joined)
+        if kind is None and self._keep(joined):
+            return _canonical(joined)
+        return b""
 
     def _last_event(self, block: bytes, out: list[bytes]) -> None:
         """An event cut off by the end of the stream: kept only if its data is whole."""
