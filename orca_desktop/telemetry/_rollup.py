@@ -1,4 +1,4 @@
-"""Retention for the store: old records become daily roll-ups, then go.
+"""Retention for the store: old records become daily roll-ups, then go, and so does their space.
 
 Runs on the store's writer thread only (it writes). A roll-up is the `Tally`
 of one UTC day's pruned records: counts, exact money and the overhead
@@ -6,10 +6,18 @@ histogram, so all-time totals, p50 and p99 included, read the same before
 and after pruning. Records are pruned in chunks, one transaction each, with
 the roll-up merged and the records deleted in the same transaction: a crash
 or a shutdown between chunks loses nothing and counts nothing twice.
+
+Deleted records leave free pages that SQLite reuses but never gives back by
+itself. New files are made with incremental auto-vacuum (the store sets it
+before the file exists); `reclaim_free_pages` hands the free pages back to
+the file system after a prune that freed a large share of the file, and
+`enable_auto_vacuum` rebuilds an older file once, when that is quick, so it
+can do the same. Neither changes a record.
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -32,6 +40,17 @@ CREATE TABLE daily_totals (
     overhead     TEXT NOT NULL      -- JSON {"bucket index": count}, see telemetry.totals
 );
 """
+
+INCREMENTAL = 2  # PRAGMA auto_vacuum value
+# Free pages go back once they are this share of the file. A daily prune under
+# a long retention frees about what the next day's records fill again; moving
+# those pages to the end of the file and back would be work for nothing.
+RECLAIM_FREE_SHARE = 0.25
+_RECLAIM_STEP_PAGES = 2048  # a transaction each: a shutdown waits for one step at most
+# VACUUM copies every live page into a temporary file and back through the WAL
+# (~0.4 s for 64 MB on the 2-core dev machine), needing that much free disk twice
+# over meanwhile. Beyond this size a file keeps reusing its free pages instead.
+VACUUM_MAX_BYTES = 64 << 20
 
 _SELECT_OLD = """
 SELECT seq, started_at, status, cost_usd, savings_usd, overhead_ms FROM requests
@@ -73,6 +92,54 @@ def prune(
             return pruned, True
         if stop():
             return pruned, False
+
+
+def enable_auto_vacuum(conn: sqlite3.Connection, *, max_bytes: int = VACUUM_MAX_BYTES) -> bool:
+    """Give a file made without incremental auto-vacuum that mode, by a VACUUM, if it is cheap.
+
+    Returns whether the file has the mode now. Skips (False) a file with more
+    than `max_bytes` of live pages, or when its disk has less than twice that
+    free. A VACUUM is one transaction: it fails whole (disk full) or not at all.
+    `conn` is in autocommit mode, outside a transaction.
+    """
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+        return True
+    page_count, free_pages, page_size = _pages(conn)
+    live_bytes = (page_count - free_pages) * page_size
+    databases = conn.execute("PRAGMA database_list").fetchall()  # (seq, name, file)
+    path = next(file for _, name, file in databases if name == "main")
+    if live_bytes > max_bytes or shutil.disk_usage(path).free < 2 * live_bytes:
+        return False
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # VACUUM applies it
+    conn.execute("VACUUM")
+    _checkpoint(conn)
+    return bool(conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL)
+
+
+def reclaim_free_pages(
+    conn: sqlite3.Connection, *, stop: Callable[[], bool] = lambda: False
+) -> int:
+    """Hand the file's free pages back to the file system, if they are a large enough share.
+
+    Returns how many pages went back (0 without incremental auto-vacuum). Works
+    in steps, one transaction each, and ends early when `stop()` says so; the
+    pages left stay free for new records. `conn` is in autocommit mode.
+    """
+    page_count, free_pages, _ = _pages(conn)
+    if free_pages < max(1, page_count * RECLAIM_FREE_SHARE):
+        return 0
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+        return 0
+    left = free_pages
+    while left and not stop():
+        # executescript runs the pragma to its end; execute() would step it once,
+        # which frees a single page (one result row per page).
+        conn.executescript(f"PRAGMA incremental_vacuum({_RECLAIM_STEP_PAGES})")
+        before, left = left, _pages(conn)[1]
+        if left >= before:  # nothing moved: do not spin
+            break
+    _checkpoint(conn)
+    return free_pages - left
 
 
 def read_rollups(conn: sqlite3.Connection) -> Iterator[DayRollup]:
@@ -120,6 +187,23 @@ def _tally(requests: int, errors: int, cost: str, savings: str, overhead: str) -
     tally = Tally(requests, errors, Decimal(cost), Decimal(savings))
     tally.overhead.merge({int(k): int(v) for k, v in orjson.loads(overhead).items()})
     return tally
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the WAL into the file now: the file takes its new, smaller size only then.
+
+    Passive: it never waits for readers; what it cannot copy yet, a later
+    automatic checkpoint does.
+    """
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _pages(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """The file's page count, free pages and page size."""
+    (count,) = conn.execute("PRAGMA page_count").fetchone()
+    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+    (size,) = conn.execute("PRAGMA page_size").fetchone()
+    return int(count), int(free), int(size)
 
 
 def _dec(value: str | None) -> Decimal | None:

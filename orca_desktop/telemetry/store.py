@@ -22,6 +22,10 @@ Retention: with `retention_days` > 0 the writer thread prunes records older
 than that many whole UTC days, at start and whenever the date moves on
 (checked after each batch and at least hourly), keeping their totals as
 daily roll-ups (`_rollup`) that `iter_totals` returns with the records.
+After a prune the file gives the space back (incremental auto-vacuum; a file
+made before that is converted once by a VACUUM when it is small enough). All
+of it runs on the writer thread; records added meanwhile wait in memory,
+readable as always, and are written when it is done.
 
 Never holds prompt or completion text or a secret: it stores `RequestRecord`s
 and their totals, nothing else.
@@ -53,6 +57,10 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
 _PRUNE_CHECK_S = 3600.0
 _ROWS_PER_INSERT = 64  # x 8 parameters, well under SQLite's oldest limit of 999
+# After a prune or a VACUUM the WAL may have grown to the size of what moved;
+# SQLite truncates it to this when it next starts over (a normal WAL stays
+# under it: it is checkpointed at 1000 pages, ~4 MiB).
+_WAL_LIMIT_BYTES = 8 << 20
 
 # `seq` is the order in which records were added (assigned in `add`, so it
 # also orders records still waiting for the writer). It is the rowid alias on
@@ -280,10 +288,34 @@ class SqliteStore:
         except sqlite3.Error:
             log.exception("telemetry store: could not prune records before %s", before)
             return
-        if done:
-            self._pruned_before = before
         if pruned:
             log.info("telemetry store: %d records before %s moved to daily totals", pruned, before)
+        if done:
+            self._pruned_before = before
+            self._give_space_back(conn)
+
+    def _give_space_back(self, conn: sqlite3.Connection) -> None:
+        """Return free pages to the file system, converting an older file first if it is cheap.
+
+        Skipped when closing: a VACUUM cannot stop halfway, and the next prune
+        finds the free pages again.
+        """
+        if self._closed:
+            return
+        try:
+            if not _rollup.enable_auto_vacuum(conn):
+                log.info(
+                    "telemetry store: %s predates auto-vacuum and was not converted (too"
+                    " large to do quickly, or too little free disk); its free space is"
+                    " reused, not given back",
+                    self.path,
+                )
+            pages = _rollup.reclaim_free_pages(conn, stop=lambda: self._closed)
+        except sqlite3.Error:
+            log.exception("telemetry store: could not give free space back")
+            return
+        if pages:
+            log.info("telemetry store: gave %d free pages back to the file system", pages)
 
     # -- reading (blocking: run in an executor) -----------------------------
 
@@ -389,8 +421,12 @@ class SqliteStore:
         if read_only:
             conn.execute("PRAGMA query_only = ON")
         else:
+            # Before WAL: switching a new file to WAL writes its header, after which
+            # only a VACUUM can change the mode (an existing file keeps its own until then).
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:

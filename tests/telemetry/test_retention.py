@@ -196,3 +196,93 @@ def test_a_stop_request_ends_a_prune_between_chunks_and_the_next_one_finishes_it
 def test_negative_retention_is_refused(db_path: Path) -> None:
     with pytest.raises(ValueError, match="retention_days"):
         SqliteStore(db_path, retention_days=-1)
+
+
+def file_bytes(path: Path) -> int:
+    """The database and its WAL, as the file system counts them."""
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def wait_until_smaller(path: Path, than: float) -> None:
+    """Until the database file is smaller than `than` bytes: the writer gave space back.
+
+    Needed because closing the store right away would stop it first (a
+    shutdown never waits for space to be given back).
+    """
+    deadline = time.monotonic() + 30
+    while path.stat().st_size >= than and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def pragma(path: Path, name: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_prune_of_most_records_gives_the_space_back(db_path: Path) -> None:
+    old = [make_record(i, day=days_ago(10)) for i in range(6000)]
+    kept = [make_record(i, day=days_ago(0)) for i in range(6000, 6300)]
+    fill(db_path, old + kept)
+    full = file_bytes(db_path)
+
+    with SqliteStore(db_path, retention_days=3, clock=lambda: NOW):
+        wait_until_smaller(db_path, full / 5)
+
+    assert file_bytes(db_path) < full / 5
+    assert pragma(db_path, "freelist_count") == 0
+    assert pragma(db_path, "auto_vacuum") == _rollup.INCREMENTAL
+    assert stored_ids(db_path) == sorted(r.id for r in kept)
+    assert rollups(db_path) == {days_ago(10).isoformat(): (6000, 0)}
+
+
+def test_a_file_made_before_auto_vacuum_is_converted_and_gives_the_space_back(
+    db_path: Path,
+) -> None:
+    records = [make_record(i, day=days_ago(10 if i < 5000 else 1)) for i in range(5200)]
+    write_schema_1_database(db_path, records)  # no auto-vacuum, as every file used to be
+    assert pragma(db_path, "auto_vacuum") == 0
+    full = file_bytes(db_path)
+
+    with SqliteStore(db_path, retention_days=3, clock=lambda: NOW) as store:
+        store.add(make_record(9999, day=days_ago(0)))  # added while it converts: kept
+        wait_until_smaller(db_path, full / 5)
+
+    assert pragma(db_path, "auto_vacuum") == _rollup.INCREMENTAL
+    assert file_bytes(db_path) < full / 5
+    assert stored_ids(db_path) == sorted([r.id for r in records[5000:]] + ["req-9999"])
+    with SqliteStore(db_path) as store:
+        assert Stats.from_store(store).to_json(NOW) == stats_of(
+            [*records, make_record(9999, day=days_ago(0))]
+        ).to_json(NOW)
+
+
+def test_a_file_too_large_to_convert_keeps_its_free_pages_for_new_records(db_path: Path) -> None:
+    write_schema_1_database(db_path, [make_record(i, day=days_ago(10)) for i in range(2000)])
+    fill(db_path, [])  # migrated to schema 2, still without auto-vacuum
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        _rollup.prune(conn, days_ago(5))
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        assert _rollup.enable_auto_vacuum(conn, max_bytes=1024) is False
+        assert _rollup.reclaim_free_pages(conn) == 0
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == free > 0
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+def test_a_stop_request_leaves_the_free_pages_for_the_next_prune(db_path: Path) -> None:
+    fill(db_path, [make_record(i, day=days_ago(10)) for i in range(2000)])
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        _rollup.prune(conn, days_ago(5))
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        assert _rollup.reclaim_free_pages(conn, stop=lambda: True) == 0
+        assert _rollup.reclaim_free_pages(conn) == free > 0
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    finally:
+        conn.close()

@@ -123,13 +123,16 @@ def test_recent_json_is_the_record_json(db_path: Path) -> None:
     assert orjson.loads(pending[0]) == orjson.loads(stored[0]) == make_record(1).to_json()
 
 
-def test_database_is_in_wal_mode_with_a_schema_version(db_path: Path) -> None:
+def test_database_is_in_wal_mode_with_incremental_auto_vacuum_and_a_schema_version(
+    db_path: Path,
+) -> None:
     with SqliteStore(db_path):
         pass
     conn = sqlite3.connect(db_path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental, from the start
     finally:
         conn.close()
 
