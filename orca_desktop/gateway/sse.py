@@ -18,8 +18,11 @@ arrives, whatever byte boundaries the upstream chunks had, and:
 Ordinary frames leave byte for byte as they came (no re-serialising); only frames
 that needed fixing (other line endings, several data lines, extra fields) are
 written canonically as `data: <payload>\\n\\n`. JSON is parsed only where a
-cheap byte check says a frame might matter (the first frames, empty choices,
-usage, finish_reason, error).
+cheap byte check says a frame might matter (empty choices, usage, finish_reason,
+error). Ordinary frames before the first content (the role-only opening, the
+first content frame) go out on that byte check too, and are parsed after they
+went out, for the facts only a parse finds (the reported model, whether there is
+content yet): a stream's first byte waits for no JSON parse.
 
 Never does I/O, never blocks, never keeps a complete frame back, and never
 rewrites the `model` a provider reported (it is recorded in `.model`).
@@ -40,8 +43,9 @@ DONE_FRAME = b"data: [DONE]\n\n"
 _NULL = (b":null", b": null")
 # How ordinary content frames end (OpenAI, and compact or spaced JSON from servers
 # that mimic it): a choice whose finish_reason is null closes the frame, optionally
-# followed by a null usage. A frame ending like this needs no parsing; a stray
-# top-level "error" before its choices would still be forwarded, only not recorded.
+# followed by a null usage. A frame ending like this needs no parsing; after the
+# first content, a stray top-level "error" before its choices would still be
+# forwarded, only not recorded (before it, `_keep` looks for "error" itself).
 _ORDINARY_TAILS = (
     b'"finish_reason":null}],"usage":null}',
     b'"finish_reason":null}]}',
@@ -65,47 +69,81 @@ class StreamCleaner:
     `error` (an upstream error object, if any), `frames` (data frames received,
     [DONE] not counted), `dropped` (of those, not forwarded), `truncated` (the
     upstream ended inside a frame that was thrown away).
+
+    Ordinary frames forwarded before the first content are parsed later: at the
+    next `feed` (by then the gateway has sent them) or when a fact is read,
+    whichever comes first. So the facts a parse finds are properties that read
+    those frames first. `error` is a plain attribute, exact as soon as `feed`
+    returned: a frame holding the bytes `"error"` is always parsed on arrival,
+    because an error before any content decides whether the gateway falls back.
     """
 
     __slots__ = (
         "_buf",
         "_closed",
+        "_content_seen",
         "_done_sent",
+        "_finish_reason",
+        "_reported_model",
         "_skip_lf",
+        "_unread",
+        "_usage",
         "dropped",
         "error",
-        "finish_reason",
-        "first_content",
         "frames",
         "keep_usage",
-        "reported_model",
         "saw_done",
         "served_model",
         "truncated",
-        "usage",
     )
 
     def __init__(self, *, served_model: str | None = None, keep_usage: bool = False) -> None:
         self.served_model = served_model
         self.keep_usage = keep_usage
-        self.usage: dict[str, Any] | None = None
-        self.reported_model: str | None = None
         self.saw_done = False
-        self.first_content = False
-        self.finish_reason: str | None = None
         self.error: Any = None
         self.frames = 0
         self.dropped = 0
         self.truncated = False
+        self._usage: dict[str, Any] | None = None
+        self._reported_model: str | None = None
+        self._finish_reason: str | None = None
+        self._content_seen = False
+        self._unread: list[bytes] = []  # forwarded payloads not parsed yet, in order
         self._buf = b""
         self._skip_lf = False  # the last chunk ended in "\r": a leading "\n" belongs to it
         self._done_sent = False
         self._closed = False
 
+    # --- facts a parse finds --------------------------------------------------------
+
     @property
     def model(self) -> str | None:
         """The model id the provider reported in the stream, else `served_model`."""
-        return self.reported_model or self.served_model
+        if self._unread:
+            self._read_unread()
+        return self._reported_model or self.served_model
+
+    @property
+    def first_content(self) -> bool:
+        """A frame with a non-empty delta arrived."""
+        if self._unread:
+            self._read_unread()
+        return self._content_seen
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """The last usage object the upstream reported."""
+        if self._unread:
+            self._read_unread()
+        return self._usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The last non-null finish_reason."""
+        if self._unread:
+            self._read_unread()
+        return self._finish_reason
 
     # --- input ------------------------------------------------------------------
 
@@ -116,6 +154,8 @@ class StreamCleaner:
         `data` itself (or its head), not a copy."""
         if self._closed or not data:
             return b""
+        if self._unread:
+            self._read_unread()  # what the last feed returned has gone out by now
         if self._skip_lf:
             self._skip_lf = False
             if data[0] == 0x0A:
@@ -242,7 +282,7 @@ class StreamCleaner:
     # --- frames -------------------------------------------------------------------
 
     def _keep(self, payload: bytes) -> bool:
-        """Record the frame's facts; True when it goes to the client."""
+        """Record the frame's facts (or queue it for them); True when it goes to the client."""
         if payload == b"[DONE]":
             self.saw_done = True
             if self._done_sent:
@@ -253,14 +293,33 @@ class StreamCleaner:
         if self._done_sent:
             self.dropped += 1
             return False
-        if self.first_content and _plain(payload):
-            return True
+        if _plain(payload):
+            if self._content_seen:
+                return True
+            if b'"error"' not in payload:
+                self._unread.append(payload)  # read for its model and content once sent
+                return True
         keep = self._judge(payload)
         if not keep:
             self.dropped += 1
         return keep
 
+    def _read_unread(self) -> None:
+        """Parse the frames that went out unparsed, in order, for their facts.
+
+        Once one has content the rest are left unread, as plain frames after the
+        first content always are."""
+        unread, self._unread = self._unread, []
+        for payload in unread:
+            if self._content_seen:
+                break
+            self._judge(payload)
+
     def _judge(self, payload: bytes) -> bool:
+        """Parse a frame and record its facts; True when it goes to the client.
+        Frames still unread are read first, so facts keep the stream's order."""
+        if self._unread:
+            self._read_unread()
         try:
             frame = orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -271,11 +330,11 @@ class StreamCleaner:
             self.error = frame["error"]
             return True
         model = frame.get("model")
-        if self.reported_model is None and isinstance(model, str) and model:
-            self.reported_model = model
+        if self._reported_model is None and isinstance(model, str) and model:
+            self._reported_model = model
         usage = frame.get("usage")
         if isinstance(usage, dict):
-            self.usage = usage
+            self._usage = usage
         choices = frame.get("choices")
         if not isinstance(choices, list) or not choices:
             return isinstance(usage, dict) and self.keep_usage
@@ -287,11 +346,11 @@ class StreamCleaner:
     def _note_choice(self, choice: dict[str, Any]) -> None:
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
-            self.finish_reason = reason
-        if not self.first_content:
+            self._finish_reason = reason
+        if not self._content_seen:
             delta = choice.get("delta")
             if isinstance(delta, dict) and any(v for k, v in delta.items() if k != "role"):
-                self.first_content = True
+                self._content_seen = True
 
 
 def _plain(payload: bytes) -> bool:

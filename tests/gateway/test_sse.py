@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -44,8 +46,6 @@ def chunk(
         "usage": usage,
     }
     if spaced:
-        import json
-
         return b"data: " + json.dumps(frame).encode() + b"\n\n"
     return b"data: " + orjson.dumps(frame) + b"\n\n"
 
@@ -282,6 +282,261 @@ def test_upstream_error_is_recorded() -> None:
 def test_cut_off_last_frame_is_reported_as_truncated() -> None:
     _, cleaner = clean(CONTENT + HELLO[:30])
     assert cleaner.truncated
+
+
+# --- the opening: ordinary frames go out before they are parsed -------------------------------
+#
+# Before the first content the cleaner forwards ordinary frames on byte checks and parses
+# them afterwards. These cases hold what a client and the gateway see to what parsing
+# every frame on arrival gave.
+
+
+def opening(delta: bytes, *, model: bytes = b'"gpt-4o-mini-2024-07-18"') -> bytes:
+    """A frame written by hand, so that spacing and escapes are exactly as given."""
+    return (
+        b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1730000000,'
+        b'"model":' + model + b',"system_fingerprint":"fp_1","choices":[{"index":0,'
+        b'"delta":' + delta + b',"logprobs":null,"finish_reason":null}]}\n\n'
+    )
+
+
+def first_output(cleaner: StreamCleaner, pieces: Iterable[bytes]) -> tuple[bytes, bool]:
+    """What chat.py's `_first_output` decides: the first bytes for the client, and
+    whether they are a failure to fall back from (an error before any content)."""
+    for piece in pieces:
+        out = cleaner.feed(piece)
+        if out:
+            return out, cleaner.error is not None and not cleaner.first_content
+    return b"", False
+
+
+def facts(cleaner: StreamCleaner) -> tuple[Any, ...]:
+    return (
+        cleaner.model,
+        cleaner.first_content,
+        cleaner.error,
+        cleaner.usage,
+        cleaner.finish_reason,
+        cleaner.frames,
+        cleaner.dropped,
+    )
+
+
+ESCAPED_MODEL = opening(b'{"role":"assistant","content":""}', model=rb'"org\/caf\u00e9 \"x\""')
+LOOKS_ORDINARY_WITH_ERROR = [
+    # an error object before choices; the frame still ends like every role frame
+    b'data: {"id":"chatcmpl-1","error":{"message":"overloaded"},"choices":[{"index":0,'
+    b'"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n',
+    # after choices
+    b'data: {"id":"chatcmpl-1","choices":[{"index":0,"delta":{"role":"assistant"},'
+    b'"logprobs":null,"finish_reason":null}],"error":{"message":"overloaded"}}\n\n',
+    # spaced
+    b'data: {"id": "chatcmpl-1", "error": {"message": "overloaded"}, "choices": [{"index": 0, '
+    b'"delta": {"role": "assistant", "content": ""}, "finish_reason": null}]}\n\n',
+]
+
+
+def test_a_model_with_escapes_in_a_frame_sent_unparsed_is_reported_decoded() -> None:
+    cleaner = StreamCleaner(served_model="served", keep_usage=False)
+    assert cleaner.feed(ESCAPED_MODEL) == ESCAPED_MODEL
+    assert cleaner.model == 'org/café "x"'
+    cleaner.feed(HELLO)
+    assert cleaner.model == 'org/café "x"'
+
+
+@pytest.mark.parametrize("frame", LOOKS_ORDINARY_WITH_ERROR)
+def test_an_ordinary_looking_frame_with_an_error_is_a_failure_at_the_first_output(
+    frame: bytes,
+) -> None:
+    for cut in range(len(frame) + 1):
+        cleaner = StreamCleaner(served_model=None, keep_usage=False)
+        out, fall_back = first_output(cleaner, [frame[:cut], frame[cut:]])
+        assert out == frame
+        assert fall_back
+        assert cleaner.error == {"message": "overloaded"}
+
+
+def test_an_error_after_the_role_frame_in_the_same_chunk_is_a_failure_at_the_first_output() -> None:
+    cleaner = StreamCleaner(served_model=None, keep_usage=False)
+    out, fall_back = first_output(cleaner, [ROLE + ERROR_FRAME])
+    assert out == ROLE + ERROR_FRAME
+    assert fall_back
+    assert cleaner.model == "gpt-4o-mini-2024-07-18"
+
+
+def test_an_error_after_content_in_the_same_chunk_is_not_a_failure_at_the_first_output() -> None:
+    cleaner = StreamCleaner(served_model=None, keep_usage=False)
+    out, fall_back = first_output(cleaner, [ROLE + HELLO + ERROR_FRAME])
+    assert out == ROLE + HELLO + ERROR_FRAME
+    assert not fall_back  # the content goes to the client, then the error
+
+
+DELTAS: list[tuple[bytes, bool]] = [
+    (b'{"role":"assistant","content":""}', False),
+    (b'{"role":"assistant","content":"","refusal":null}', False),
+    (b'{"role": "assistant", "content": "", "refusal": null}', False),
+    (b'{ "role" : "assistant" }', False),
+    (b"{}", False),
+    (b'{"role":"assistant","content":null,"tool_calls":[]}', False),
+    (b'{"content":false,"reasoning_content":0}', False),
+    (b'{"content":" "}', True),
+    (b'{ "content" :\t"Hi" }', True),
+    (b'{"role":"assistant","content":"","reasoning_content":"Let me"}', True),
+    (
+        b'{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1",'
+        b'"type":"function","function":{"name":"f","arguments":""}}]}',
+        True,
+    ),
+    (rb'{"content":"\"}], \"role\":"}', True),
+    (rb'{"content":"\u00e9"}', True),
+    (b'{"refusal":"I cannot help with that"}', True),
+]
+
+
+@pytest.mark.parametrize(("delta", "content"), DELTAS, ids=[d.decode() for d, _ in DELTAS])
+def test_first_content_is_told_by_the_delta_whatever_its_spacing(
+    delta: bytes, content: bool
+) -> None:
+    for upstream in (opening(delta), ROLE + opening(delta), opening(delta.replace(b":", b": "))):
+        cleaner = StreamCleaner(served_model=None, keep_usage=False)
+        assert cleaner.feed(upstream) == upstream
+        assert cleaner.first_content is content
+        assert cleaner.model == "gpt-4o-mini-2024-07-18"
+
+
+OPENINGS = [
+    ROLE + HELLO,
+    ESCAPED_MODEL + HELLO,
+    AZURE_PREFRAME + ROLE + HELLO,
+    chunk("", role="assistant", spaced=True) + chunk("Hi", spaced=True),
+    ROLE + LOOKS_ORDINARY_WITH_ERROR[0],
+    LOOKS_ORDINARY_WITH_ERROR[1] + HELLO,
+    ROLE + STOP + USAGE_FRAME,
+    b'data: {"model":"x","choices":[{"delta":{"content":"hi"},"finish_reason":null}]\n\n' + HELLO,
+]
+
+
+@pytest.mark.parametrize("upstream", OPENINGS)
+def test_the_opening_split_at_every_byte_gives_the_same_bytes_and_facts(upstream: bytes) -> None:
+    whole, cleaner = clean(upstream)
+    expected = facts(cleaner)
+    for cut in range(len(upstream) + 1):
+        out, cleaner = clean([upstream[:cut], upstream[cut:]])
+        assert (out, facts(cleaner)) == (whole, expected)
+    out, cleaner = clean([upstream[i : i + 1] for i in range(len(upstream))])
+    assert (out, facts(cleaner)) == (whole, expected)
+
+
+def test_facts_of_frames_sent_unparsed_keep_the_streams_order() -> None:
+    first = chunk("", role="assistant", model="first-model")
+    cleaner = StreamCleaner(served_model=None, keep_usage=False)
+    cleaner.feed(first + chunk(finish="stop", model="second-model") + USAGE_FRAME)
+    assert cleaner.model == "first-model"
+    assert cleaner.finish_reason == "stop"
+    assert cleaner.usage == USAGE
+    assert not cleaner.first_content
+
+
+@pytest.mark.parametrize("end", ["finish", "error_tail"])
+def test_facts_of_frames_sent_unparsed_are_there_after_the_end(end: str) -> None:
+    cleaner = StreamCleaner(served_model="served", keep_usage=False)
+    cleaner.feed(ROLE + HELLO)
+    if end == "finish":
+        cleaner.finish()
+    else:
+        cleaner.error_tail("gone")
+    assert cleaner.model == "gpt-4o-mini-2024-07-18"
+    assert cleaner.first_content
+
+
+def test_a_malformed_frame_that_looks_ordinary_goes_out_and_says_nothing() -> None:
+    broken = b'data: {"model":"x","choices":[{"delta":{"content":"hi"},"finish_reason":null}]\n\n'
+    out, cleaner = clean(broken)
+    assert out == broken + DONE
+    assert (cleaner.model, cleaner.first_content) == ("gpt-4o-mini", False)
+
+
+# a reference: what parsing every frame on arrival reports (the cleaner before its fast path)
+
+
+def parsed_facts(frames: Sequence[bytes]) -> tuple[Any, ...]:
+    model, content, error, usage, reason = None, False, None, None, None
+    for frame in frames:
+        obj = orjson.loads(frame.removeprefix(b"data: "))
+        if obj.get("error") is not None:
+            error = obj["error"]
+            continue
+        if model is None and isinstance(obj.get("model"), str) and obj["model"]:
+            model = obj["model"]
+        if isinstance(obj.get("usage"), dict):
+            usage = obj["usage"]
+        for choice in obj["choices"]:
+            reason = choice["finish_reason"] or reason
+            content = content or any(v for k, v in choice["delta"].items() if k != "role")
+    return model or "served", content, error, usage, reason, len(frames), 0
+
+
+QUIET_DELTAS: list[dict[str, Any]] = [
+    {},
+    {"role": "assistant"},
+    {"role": "assistant", "content": ""},
+    {"role": "assistant", "content": "", "refusal": None},
+    {"content": None, "tool_calls": []},
+]
+CONTENT_DELTAS: list[dict[str, Any]] = [
+    {"content": "Hi"},
+    {"content": ' "{x}" ', "role": "assistant"},
+    {"reasoning_content": "hm"},
+    {"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": ""}}]},
+]
+
+
+@st.composite
+def frames_of_an_opening(draw: st.DrawFn, deltas: list[dict[str, Any]]) -> bytes:
+    members: list[tuple[str, Any]] = []
+    model = draw(st.sampled_from([None, "", "gpt-4o-mini", "org/llama", 'café "q"']))
+    if model is not None:
+        members.append(("model", model))
+    choice = {
+        "index": 0,
+        "delta": draw(st.sampled_from(deltas)),
+        "logprobs": None,
+        "finish_reason": draw(st.sampled_from([None, None, "stop"])),
+    }
+    members.append(("choices", [choice]))
+    for key, values in (("usage", [None, USAGE]), ("error", [None, {"message": "overloaded"}])):
+        if draw(st.booleans()):
+            members.append((key, draw(st.sampled_from(values))))
+    obj = {"id": "chatcmpl-1", "object": "chat.completion.chunk"} | dict(
+        draw(st.permutations(members))
+    )
+    separators = draw(st.sampled_from([(",", ":"), (", ", ": "), (" , ", " : "), (",\t", ":")]))
+    text = json.dumps(obj, separators=separators, ensure_ascii=draw(st.booleans()))
+    return b"data: " + text.encode() + b"\n\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(frames_of_an_opening(QUIET_DELTAS), max_size=4),
+    st.lists(frames_of_an_opening(CONTENT_DELTAS), max_size=1),
+    st.lists(st.integers(min_value=0), max_size=8),
+)
+def test_an_opening_reports_what_parsing_every_frame_reports(
+    quiet: list[bytes], content: list[bytes], cuts: list[int]
+) -> None:
+    frames = quiet + content
+    upstream = b"".join(frames)
+    ends = list(itertools.accumulate(len(f) for f in frames))
+    cleaner = StreamCleaner(served_model="served", keep_usage=False)
+    sent = b""
+    for piece in split_at(upstream, cuts):
+        out = cleaner.feed(piece)
+        sent += out
+        if out:  # what the gateway reads at once: the error among what went out
+            returned = frames[: ends.index(len(sent)) + 1]
+            assert cleaner.error == parsed_facts(returned)[2]
+    assert sent + cleaner.finish() == upstream + DONE
+    assert facts(cleaner) == parsed_facts(frames)
 
 
 # --- endings ---------------------------------------------------------------------------------
