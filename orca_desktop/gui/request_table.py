@@ -8,6 +8,9 @@ otherwise a lookup. Under load a tick brings hundreds of rows of which a screenf
 is ever drawn, so formatting on arrival would be mostly wasted. A model reset
 happens only for a snapshot (start-up, a `Reset` event, or a LiveView whose
 order does not match the deltas).
+
+The view paints through `CellDelegate`, which draws each cell's cached string
+(`RequestTableModel.cell`) instead of asking `data()` for seven roles per cell.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from orca_desktop.events import Event, RequestFinished, Reset
 from orca_desktop.gui import _format as fmt
 from orca_desktop.gui._core import LiveViewLike
 from orca_desktop.gui._style import ERROR_COLOR, MUTED_COLOR, WARN_COLOR
+from orca_desktop.gui._table_delegate import CellDelegate
 from orca_desktop.telemetry.record import RequestRecord
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -57,12 +61,14 @@ _ALIGN = tuple(
 _STATUS_COL = COLUMN_KEYS.index("status")
 _SAVED_COL = COLUMN_KEYS.index("saved")
 _NCOLS = len(COLUMNS)
-# data() runs a few thousand times per paint: compare plain ints, not enum members
+# data() answers tooltips, accessibility and tests (the delegate paints from cell()):
+# compare plain ints, not enum members
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
 _USER = int(Qt.ItemDataRole.UserRole.value)
+_NO_COLORS: tuple[QColor | None, ...] = (None,) * _NCOLS
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -73,8 +79,7 @@ class RowView:
 
     record: RequestRecord
     cells: tuple[str, ...]
-    status_color: QColor | None
-    saved_color: QColor | None
+    colors: tuple[QColor | None, ...]  # per column: the text colour, None for the default
 
 
 def row_view(record: RequestRecord) -> RowView:
@@ -103,7 +108,12 @@ def row_view(record: RequestRecord) -> RowView:
     else:
         status_color = None
     saved_color = ERROR_COLOR if r.savings_usd is not None and r.savings_usd < 0 else None
-    return RowView(r, cells, status_color, saved_color)
+    if status_color is None and saved_color is None:
+        return RowView(r, cells, _NO_COLORS)
+    colors: list[QColor | None] = [None] * _NCOLS
+    colors[_STATUS_COL] = status_color
+    colors[_SAVED_COL] = saved_color
+    return RowView(r, cells, tuple(colors))
 
 
 class RequestTableModel(QAbstractTableModel):
@@ -129,8 +139,6 @@ class RequestTableModel(QAbstractTableModel):
         self._records: list[RequestRecord] = []
         self._views: list[RowView | None] = []  # None: not drawn since it arrived or changed
         self._ids: list[str] = []
-        self._bold = QFont()
-        self._bold.setBold(True)
 
     # -- Qt's model interface: lookups only --------------------------------------------------
 
@@ -149,11 +157,7 @@ class RequestTableModel(QAbstractTableModel):
         if role == _ALIGNMENT:
             return _ALIGN[col]
         if role == _FOREGROUND:
-            if col == _STATUS_COL:
-                return self._view(row).status_color
-            if col == _SAVED_COL:
-                return self._view(row).saved_color
-            return None
+            return self._view(row).colors[col]
         if role == _TOOLTIP and col == _STATUS_COL:
             return self._records[row].error
         if role == _USER:
@@ -165,6 +169,11 @@ class RequestTableModel(QAbstractTableModel):
         if view is None:
             view = self._views[row] = row_view(self._records[row])
         return view
+
+    def cell(self, row: int, col: int) -> tuple[str, QColor | None]:
+        """What the delegate draws: the display string and its colour (None: the default)."""
+        view = self._view(row)
+        return view.cells[col], view.colors[col]
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -286,6 +295,8 @@ class RequestTable(QTableView):
         super().__init__(parent)
         self.empty_text = "No requests yet."
         self.setModel(model)
+        self.cell_delegate = CellDelegate(model.cell, _ALIGN, self)
+        self.setItemDelegate(self.cell_delegate)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAlternatingRowColors(True)
@@ -320,6 +331,7 @@ class RequestTable(QTableView):
                 self.setColumnWidth(col, widths[key])
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        self.cell_delegate.prepare(self)
         super().paintEvent(event)
         if self.model().rowCount() == 0 and self.empty_text:
             painter = QPainter(self.viewport())

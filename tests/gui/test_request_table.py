@@ -6,10 +6,13 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QStyledItemDelegate, QVBoxLayout, QWidget
 
 from orca_desktop.events import EventHub, Reset
+from orca_desktop.gui._style import STYLE_SHEET
 from orca_desktop.gui.feed import BUSY_EVENTS, BUSY_INTERVAL_MS, FLUSH_INTERVAL_MS, Feed
-from orca_desktop.gui.request_table import COLUMN_KEYS, RequestTableModel
+from orca_desktop.gui.request_table import COLUMN_KEYS, RequestTable, RequestTableModel
 from orca_desktop.telemetry.live import LiveView
 from orca_desktop.telemetry.record import RequestRecord
 from tests.gui.factories import finished, make_record, received
@@ -219,3 +222,83 @@ def test_feed_ticks_slower_while_requests_pour_in_and_recovers(qapp: Any) -> Non
     hub.publish(finished(make_record(id="calm")))
     feed.flush()
     assert feed.interval_ms == FLUSH_INTERVAL_MS
+
+
+# -- painting -------------------------------------------------------------------------------
+
+
+def _varied_records() -> list[RequestRecord]:
+    """Newest first: every status colour, a negative saving, text too long for its column."""
+    return [
+        make_record(id="ok"),
+        make_record(id="flight", status=0, model=None, provider=None, cost=None, saved=None),
+        make_record(id="bad", status=502, error="upstream said 502", cost=None, saved=None),
+        make_record(id="left", status=499, error="client disconnected"),
+        make_record(id="dear", saved="-0.00042"),
+        make_record(
+            id="long",
+            client="a-tool-with-a-name-far-too-long-for-its-column/1.2.3",
+            requested="orcarouter/a-router-with-a-long-name",
+        ),
+        *[make_record(id=f"more{n}") for n in range(30)],
+    ]
+
+
+def _shown_table(qtbot: Any, model: RequestTableModel) -> tuple[QWidget, RequestTable]:
+    """The table in a 1050 px wide frame styled like the window (the frame keeps it alive)."""
+    frame = QWidget()
+    frame.setStyleSheet(STYLE_SHEET)  # the window's colours: selection, alternate rows
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(0, 0, 0, 0)
+    table = RequestTable(model)
+    layout.addWidget(table)
+    qtbot.addWidget(frame)
+    frame.resize(1050, 320)
+    frame.show()
+    qtbot.waitExposed(frame)
+    return frame, table
+
+
+def _differing_pixels(a: QImage, b: QImage) -> int:
+    assert a.size() == b.size()
+    return sum(a.pixel(x, y) != b.pixel(x, y) for y in range(a.height()) for x in range(a.width()))
+
+
+@pytest.mark.parametrize("scrolled", [False, True])
+def test_cells_look_as_qts_own_delegate_draws_them(qtbot: Any, scrolled: bool) -> None:
+    model = make_model()
+    model.load_snapshot(_varied_records())
+    _frame, table = _shown_table(qtbot, model)
+    table.selectRow(2)
+    if scrolled:
+        table.horizontalScrollBar().setValue(table.horizontalScrollBar().maximum())
+        table.verticalScrollBar().setValue(1)
+    ours = table.viewport().grab().toImage()
+    table.setItemDelegate(QStyledItemDelegate(table))
+    qts = table.viewport().grab().toImage()
+
+    assert _differing_pixels(ours, qts) <= 20, "same text, place, elision, colour and selection"
+    colours = {QColor(ours.pixel(x, y)).name() for y in range(ours.height()) for x in range(40)}
+    assert len(colours) > 10, "the rows were drawn (antialiased text, not a blank viewport)"
+
+
+def test_a_repaint_draws_cells_without_asking_data_for_each_role(qtbot: Any) -> None:
+    calls: list[int] = []
+
+    class Counting(RequestTableModel):
+        def data(self, index: Any, role: int = 0) -> Any:
+            calls.append(role)
+            return super().data(index, role)
+
+    model = Counting(lambda: LiveView(maxlen=500))
+    model.load_snapshot(_varied_records())
+    _frame, table = _shown_table(qtbot, model)
+    table.viewport().grab()
+    calls.clear()
+    table.viewport().grab()
+    cells = table.viewport().height() // table.rowHeight(0) * len(COLUMN_KEYS)
+    assert len(calls) <= 8, f"{len(calls)} data() calls for ~{cells} cells (Qt's delegate: 7 each)"
+    table.setItemDelegate(QStyledItemDelegate(table))
+    calls.clear()
+    table.viewport().grab()
+    assert len(calls) >= cells, "the count above is meaningful: Qt's delegate asks per cell"
