@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from orca_desktop.gui import _format as fmt
 from orca_desktop.gui.request_table import COLUMN_KEYS
@@ -197,3 +198,21 @@ def test_feed_drains_only_while_the_window_is_visible(
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=2000)
     window.hide()
     assert not window.feed.active
+
+
+def test_at_the_default_size_every_column_fits_without_a_horizontal_scroll_bar(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    for n in range(40):
+        gc.core.hub.publish(finished(make_record(id=f"r{n}")))
+    window.feed.flush()
+    table = window.live_page.table
+    qtbot.waitUntil(lambda: table.verticalScrollBar().isVisible(), timeout=2000)
+    QApplication.processEvents()
+    assert table.horizontalHeader().length() <= table.viewport().width()
+    assert not table.horizontalScrollBar().isVisible()
