@@ -11,6 +11,9 @@ order does not match the deltas).
 
 The view paints through `CellDelegate`, which draws each cell's cached string
 (`RequestTableModel.cell`) instead of asking `data()` for seven roles per cell.
+While no view can see the rows (another page is shown, the window is minimized)
+the window calls `set_shown(False)`: batches then only update the LiveView, and
+showing the table again catches up with one remove, insert and change block.
 """
 
 from __future__ import annotations
@@ -139,6 +142,10 @@ class RequestTableModel(QAbstractTableModel):
         self._records: list[RequestRecord] = []
         self._views: list[RowView | None] = []  # None: not drawn since it arrived or changed
         self._ids: list[str] = []
+        self._shown = True
+        self._behind = False  # rows applied to the LiveView while not shown
+        self._behind_changed: set[str] = set()
+        self._behind_reset = False
 
     # -- Qt's model interface: lookups only --------------------------------------------------
 
@@ -201,6 +208,28 @@ class RequestTableModel(QAbstractTableModel):
         """Every row's record, newest first (for charts)."""
         return list(self._records)
 
+    @property
+    def shown(self) -> bool:
+        return self._shown
+
+    def set_shown(self, shown: bool) -> None:
+        """Say whether a view can see the rows; showing again catches up at once.
+
+        While not shown, `apply` and `load_snapshot` only update the LiveView:
+        no Qt signal, no view work. Showing brings the rows up to date with at
+        most one remove, one insert and one dataChanged (a reset after a snapshot).
+        """
+        if shown == self._shown:
+            return
+        self._shown = shown
+        if shown:
+            if self._behind_reset:
+                self._reset_to(list(self._live.rows()))
+            elif self._behind:
+                self._sync(self._behind_changed)
+            self._behind = self._behind_reset = False
+            self._behind_changed = set()
+
     def load_snapshot(self, records: Sequence[RequestRecord] | None = None) -> None:
         """Replace everything with `records` (newest first), or the snapshot source's rows."""
         rows = list(self._snapshot() if records is None else records)
@@ -212,7 +241,10 @@ class RequestTableModel(QAbstractTableModel):
             self._live.apply(
                 [RequestFinished(request_id=r.id, at_ns=0, record=r) for r in reversed(rows)]
             )
-        self._reset_to(list(self._live.rows()))
+        if self._shown:
+            self._reset_to(list(self._live.rows()))
+        else:
+            self._behind_reset = True
 
     def apply(self, events: Sequence[Event]) -> None:
         """Apply one tick's events with at most one remove, one insert and one dataChanged."""
@@ -222,6 +254,14 @@ class RequestTableModel(QAbstractTableModel):
             self.load_snapshot()
             return
         change = self._live.apply(events)
+        if not self._shown:
+            self._behind = True
+            self._behind_changed.update(change.changed_ids)
+            return
+        self._sync(set(change.changed_ids))
+
+    def _sync(self, changed_ids: set[str]) -> None:
+        """Bring the rows in line with the LiveView: evicted, new and `changed_ids` rows."""
         rows = list(self._live.rows())
         ids = [r.id for r in rows]
         known = set(self._ids)
@@ -234,7 +274,7 @@ class RequestTableModel(QAbstractTableModel):
             return
         self._remove_bottom(len(self._ids) - len(kept))
         self._insert_top(rows[:fresh])
-        changed = self._update_changed(rows, fresh, set(change.changed_ids))
+        changed = self._update_changed(rows, fresh, changed_ids)
         touched = frozenset(ids[:fresh]) | changed
         if touched:
             self.rows_changed.emit(touched)

@@ -2,16 +2,19 @@
 
 The window owns the GUI's read model (`RequestTableModel` over its own
 `LiveView`, seeded from the core's snapshot) and the `Feed` that drains hub
-events into it — only while the window is visible. Demo mode is labelled in
-the title and in a banner. Closing the window hides it when a tray icon
-exists; without a tray it quits through `on_close`.
+events into it — only while the window is visible. While the table cannot be
+seen (another page is current, or the window is minimized) the model only keeps
+its LiveView current, and the table catches up when it is shown again; the
+totals strip and the tray tooltip keep their own once-a-second timers. Demo mode
+is labelled in the title and in a banner. Closing the window hides it when a
+tray icon exists; without a tray it quits through `on_close`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QCloseEvent, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -236,11 +239,21 @@ class MainWindow(QMainWindow):
 
     def _on_page(self, index: int) -> None:
         self.stack.setCurrentIndex(index)
+        self._update_table_shown()
         page = self.stack.widget(index)
         if page is self.keys_page:
             self.keys_page.refresh()
         elif page is self.connect_page:
             self.connect_page.refresh()
+
+    def _update_table_shown(self) -> None:
+        """Rows reach the table only while it can be seen: Live page current, not minimized.
+
+        A hidden window needs nothing here: its feed stops, and showing the window
+        applies what was buffered at once.
+        """
+        live = self.stack.currentWidget() is self.live_page
+        self.model.set_shown(live and not self.isMinimized())
 
     def refresh_mode(self) -> None:
         """Demo label, first-run panel and status line from the core's current state."""
@@ -298,12 +311,18 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.feed.set_active(True)
+        self._update_table_shown()
         self.live_page.totals.set_active(True)
 
     def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
         self.feed.set_active(False)
         self.live_page.totals.set_active(False)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.WindowStateChange:
+            self._update_table_shown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._on_close is not None:

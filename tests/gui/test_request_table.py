@@ -302,3 +302,68 @@ def test_a_repaint_draws_cells_without_asking_data_for_each_role(qtbot: Any) -> 
     calls.clear()
     table.viewport().grab()
     assert len(calls) >= cells, "the count above is meaningful: Qt's delegate asks per cell"
+
+
+# -- hidden table ---------------------------------------------------------------------------
+
+
+def test_a_hidden_model_emits_nothing_and_catches_up_when_shown(
+    qapp: Any, qtmodeltester: Any
+) -> None:
+    hub = EventHub()
+    model = make_model(maxlen=6)
+    reference = make_model(maxlen=6)  # applies every batch as it comes
+    feed, reference_feed = Feed(hub, model), Feed(hub, reference)
+    first = [make_record(id=f"a{n}") for n in range(4)]
+    for r in first:
+        hub.publish(received(r))
+    feed.flush()
+    reference_feed.flush()
+    qtmodeltester.check(model, force_py=True)
+    signals: list[str] = []
+    model.rowsInserted.connect(lambda *_: signals.append("insert"))
+    model.rowsRemoved.connect(lambda *_: signals.append("remove"))
+    model.dataChanged.connect(lambda *_: signals.append("changed"))
+    model.modelReset.connect(lambda: signals.append("reset"))
+    touched: list[frozenset[str]] = []
+    model.rows_changed.connect(touched.append)
+
+    model.set_shown(False)
+    hub.publish(finished(first[2]))  # finishes in place
+    for n in range(3):  # three new rows push a0 out
+        hub.publish(finished(make_record(id=f"b{n}")))
+    feed.flush()
+    reference_feed.flush()
+    hub.publish(finished(make_record(id="c0")))  # a second hidden tick pushes a1 out
+    feed.flush()
+    reference_feed.flush()
+
+    assert signals == [] and touched == []
+    assert [model.record(i).id for i in range(model.rowCount())] == ["a3", "a2", "a1", "a0"]
+    model.set_shown(True)
+    assert signals == ["remove", "insert", "changed"]
+    assert [model.record(i).id for i in range(6)] == ["c0", "b2", "b1", "b0", "a3", "a2"]
+    for row in range(model.rowCount()):
+        for key in COLUMN_KEYS:
+            assert cell(model, row, key) == cell(reference, row, key)
+    assert cell(model, 5, "status") == "200"
+    assert touched == [frozenset({"c0", "b2", "b1", "b0", "a2"})]
+
+
+def test_a_reset_while_hidden_waits_for_the_table_to_be_shown(qapp: Any) -> None:
+    snapshot = [make_record(id="s2"), make_record(id="s1")]
+    hub = EventHub()
+    model = make_model(snapshot=snapshot)
+    feed = Feed(hub, model)
+    hub.publish(finished(make_record(id="x")))
+    feed.flush()
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    model.set_shown(False)
+    hub.publish(Reset(at_ns=0))
+    hub.publish(finished(make_record(id="y")))
+    feed.flush()
+    assert resets == [] and model.record(0).id == "x"
+    model.set_shown(True)
+    assert resets == [True]
+    assert [model.record(i).id for i in range(model.rowCount())] == ["s2", "s1"]

@@ -200,6 +200,56 @@ def test_feed_drains_only_while_the_window_is_visible(
     assert not window.feed.active
 
 
+def test_the_table_waits_while_another_page_is_shown_and_catches_up_on_return(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    window.show()
+    qtbot.waitExposed(window)
+    assert gc.run(gc.chat("auto"))["status"] == 200
+    window.feed.flush()
+    assert window.model.rowCount() == 1
+    window.show_page("Keys")
+    inserted: list[int] = []
+    window.model.rowsInserted.connect(lambda _p, first, last: inserted.append(last - first + 1))
+
+    for _ in range(2):
+        assert gc.run(gc.chat("orcarouter/cheap"))["status"] == 200
+    window.feed.flush()
+
+    assert inserted == [] and window.model.rowCount() == 1, "no table work while it is not seen"
+    totals = window.live_page.totals
+    totals.tick()
+    assert totals.cards["requests"].value.text() == "3", "the totals strip keeps counting"
+    window.show_page("Live")
+    assert inserted == [2], "one insert block, at once"
+    assert [cell(window, row, "requested") for row in range(3)] == [
+        "orcarouter/cheap",
+        "orcarouter/cheap",
+        "auto",
+    ]
+    assert cell(window, 0, "status") == "200" and cell(window, 0, "model") == "fake-small"
+
+
+def test_a_minimized_window_leaves_the_table_alone_until_restored(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = open_window(qtbot, gc)
+    window.show()
+    qtbot.waitExposed(window)
+    window.showMinimized()
+    qtbot.waitUntil(lambda: window.isMinimized() and not window.model.shown, timeout=2000)
+    gc.core.hub.publish(finished(make_record(id="while-minimized")))
+    window.feed.flush()
+    assert window.model.rowCount() == 0
+    window.showNormal()
+    qtbot.waitUntil(lambda: window.model.shown, timeout=2000)
+    assert window.model.rowCount() == 1
+    assert window.model.record(0).id == "while-minimized"
+
+
 def test_at_the_default_size_every_column_fits_without_a_horizontal_scroll_bar(
     qtbot: Any, gui_core: Callable[..., GuiCore]
 ) -> None:
