@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -367,3 +368,39 @@ def test_a_reset_while_hidden_waits_for_the_table_to_be_shown(qapp: Any) -> None
     model.set_shown(True)
     assert resets == [True]
     assert [model.record(i).id for i in range(model.rowCount())] == ["s2", "s1"]
+
+
+# -- one tick's batch -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_requests_that_arrive_and_finish_in_one_tick_land_as_applied_one_by_one(
+    qapp: Any, seed: int
+) -> None:
+    """The model folds a request's arrival and finish into one row update: same rows, same order."""
+    rng = random.Random(seed)
+    hub = EventHub()
+    model = make_model(maxlen=12)
+    feed = Feed(hub, model)
+    plain = LiveView(maxlen=12)
+    open_: list[RequestRecord] = []
+    for _tick in range(6):
+        batch: list[Any] = []
+        for _ in range(rng.randrange(1, 15)):
+            if open_ and rng.random() < 0.5:
+                r = open_.pop(rng.randrange(len(open_)))  # finishes out of order
+                batch.append(finished(r))
+            else:
+                r = make_record(status=rng.choice([200, 200, 502]))
+                open_.append(r)
+                batch.append(received(r))
+        if rng.random() < 0.3 and open_:
+            batch.append(received(open_[0]))  # a duplicate arrival changes nothing
+        for event in batch:
+            hub.publish(event)
+        feed.flush()
+        plain.apply(batch)
+        got = [model.record(i) for i in range(model.rowCount())]
+        want = plain.rows()
+        assert [r.id for r in got] == [r.id for r in want]
+        assert [(r.status, r.model) for r in got] == [(r.status, r.model) for r in want]
