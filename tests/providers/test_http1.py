@@ -87,6 +87,15 @@ async def serve() -> AsyncIterator[Callable[[Script], RawServer]]:
         server.close()
 
 
+async def fetch(client: HttpClient, server: RawServer) -> bytes:
+    """POST to `server` and read the whole answer, giving the connection back."""
+    resp = await client.request("POST", server.url(), HEADERS, b"{}")
+    try:
+        return await resp.read()
+    finally:
+        resp.release()
+
+
 def ok(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
@@ -131,9 +140,7 @@ async def test_chunked_with_extensions_and_trailers_arrives_as_sent(serve) -> No
     server = await serve(lambda n, req: [answer[:7], 0.01, answer[7:30], 0.01, answer[30:]])
     client = HttpClient(5.0)
     for _ in range(2):
-        resp = await client.request("POST", server.url(), HEADERS, b"{}")
-        assert await resp.read() == b"hello world"
-        resp.release()
+        assert await fetch(client, server) == b"hello world"
     assert server.connections == 1  # the trailer ended the answer: reusable
     await client.close()
 
@@ -218,9 +225,7 @@ async def test_an_answer_read_to_the_close_is_whole_and_not_reused(serve) -> Non
     )
     client = HttpClient(5.0)
     for _ in range(2):
-        resp = await client.request("POST", server.url(), HEADERS, b"{}")
-        assert await resp.read() == b"part one, two"
-        resp.release()
+        assert await fetch(client, server) == b"part one, two"
     assert server.connections == 2
     await client.close()
 
@@ -230,13 +235,9 @@ async def test_an_idle_connection_the_server_closed_is_replaced_once(serve) -> N
     # the server answers, then closes the kept-alive connection while it is idle
     server = await serve(lambda n, req: [ok(b"fine"), 0.05, None])
     client = HttpClient(5.0)
-    resp = await client.request("POST", server.url(), HEADERS, b"{}")
-    assert await resp.read() == b"fine"
-    resp.release()
+    assert await fetch(client, server) == b"fine"
     await asyncio.sleep(0.2)  # the close arrived: the pooled connection knows
-    resp = await client.request("POST", server.url(), HEADERS, b"{}")
-    assert await resp.read() == b"fine"
-    resp.release()
+    assert await fetch(client, server) == b"fine"
     assert server.connections == 2
     await client.close()
 
@@ -249,12 +250,8 @@ async def test_a_reused_connection_closed_unannounced_is_retried_on_a_new_one(se
 
     server = await serve(script)
     client = HttpClient(5.0)
-    resp = await client.request("POST", server.url(), HEADERS, b"{}")
-    assert await resp.read() == b"first"
-    resp.release()
-    resp = await client.request("POST", server.url(), HEADERS, b"{}")
-    assert await resp.read() == b"third"
-    resp.release()
+    assert await fetch(client, server) == b"first"
+    assert await fetch(client, server) == b"third"
     assert server.connections == 2
     assert len(server.requests) == 3
     await client.close()
