@@ -18,6 +18,10 @@ from orca_desktop.gui._style import ACCENT, BAD, GOOD, LINE, MUTED, WARN
 from orca_desktop.telemetry.record import CandidateView, RequestRecord
 
 EMPTY_TEXT = "Select a request to see how it was routed and what it cost."
+GONE_TEXT = (
+    "No longer in the live table: newer requests pushed it out. "
+    "It stays here until you pick another row."
+)
 
 _CSS = f"""
 td, th {{ padding: 2px 8px 2px 0; vertical-align: top; }}
@@ -164,23 +168,48 @@ def decision_html(record: RequestRecord) -> str:
 
 
 class DecisionPane(QTextBrowser):
-    """Read-only rich text about one request; redraws only when told its row changed."""
+    """Read-only rich text about one request; redraws only when what it shows changed.
+
+    Records are replaced, never mutated (the LiveView stores the record each
+    event carries), so the same record object means nothing to redraw: a
+    render costs several ms of the GUI thread, and under load it would
+    otherwise happen on every tick.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setOpenLinks(False)
         self.document().setDefaultStyleSheet(_CSS)
         self.document().setDocumentMargin(10)
-        self._record_id: str | None = None
-        self.show_record(None)
+        self._record: RequestRecord | None = None
+        self._in_table = True
+        self._render()
 
     @property
     def record_id(self) -> str | None:
-        return self._record_id
+        return self._record.id if self._record is not None else None
 
-    def show_record(self, record: RequestRecord | None) -> None:
-        self._record_id = record.id if record else None
-        if record is None:
+    @property
+    def in_table(self) -> bool:
+        """False once the shown request has been pushed out of the live table."""
+        return self._in_table
+
+    def show_record(self, record: RequestRecord | None, *, in_table: bool = True) -> None:
+        """Show `record` (None: the hint); a no-op when that is what is already shown."""
+        if record is self._record and in_table == self._in_table:
+            return
+        self._record = record
+        self._in_table = in_table
+        self._render()
+
+    def set_in_table(self, in_table: bool) -> None:
+        """Say whether the shown request is still in the live table (a note when not)."""
+        self.show_record(self._record, in_table=in_table)
+
+    def _render(self) -> None:
+        if self._record is None:
             self.setHtml(f"<p class='muted'>{escape(EMPTY_TEXT)}</p>")
+        elif self._in_table:
+            self.setHtml(decision_html(self._record))
         else:
-            self.setHtml(decision_html(record))
+            self.setHtml(f"<p class='muted'>{escape(GONE_TEXT)}</p>" + decision_html(self._record))

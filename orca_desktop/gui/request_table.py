@@ -156,9 +156,13 @@ class RequestTableModel(QAbstractTableModel):
 
     `rows_changed` carries the ids that are new or changed in an applied batch
     (all ids after a reset), so the detail pane redraws only when its row did.
+    `rows_leaving` carries the ids about to be evicted from the bottom, before
+    Qt is told: a view can clear its selection first, so that Qt does not move
+    the current row to a neighbour the user never picked.
     """
 
     rows_changed = Signal(object)  # frozenset[str]
+    rows_leaving = Signal(object)  # frozenset[str]
 
     def __init__(
         self,
@@ -326,6 +330,7 @@ class RequestTableModel(QAbstractTableModel):
         if n <= 0:
             return
         first = len(self._records) - n
+        self.rows_leaving.emit(frozenset(self._ids[first:]))
         self.beginRemoveRows(QModelIndex(), first, len(self._records) - 1)
         del self._records[first:]
         del self._views[first:]

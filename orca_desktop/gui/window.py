@@ -4,7 +4,10 @@ The window owns the GUI's read model (`RequestTableModel` over its own
 `LiveView`, seeded from the core's snapshot) and the `Feed` that drains hub
 events into it — only while the window is visible. While the table cannot be
 seen (another page is current, or the window is minimized) the model only keeps
-its LiveView current, and the table catches up when it is shown again; the
+its LiveView current, and the table catches up when it is shown again. The
+decision pane stays on the request the user picked (by id): it redraws only when
+that record changes, and when newer rows push it out of the table the selection
+is cleared instead of moving to a neighbour, and the pane keeps it with a note. The
 totals strip and the tray tooltip keep their own once-a-second timers. Demo mode
 is labelled in the title and in a banner. Closing the window hides it when a
 tray icon exists; without a tray it quits through `on_close`.
@@ -113,26 +116,49 @@ class LivePage(QWidget):
         layout.addWidget(self.splitter, 1)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         model.rows_changed.connect(self._on_rows_changed)
+        model.rows_leaving.connect(self._on_rows_leaving)
         model.modelReset.connect(self._reselect)
+
+    # The pane shows the request the user picked, by id, whatever arrives after it: it
+    # redraws when that record changes, and when the row leaves the table the selection
+    # is cleared (Qt would move it to a neighbour) while the pane keeps the request.
 
     def _on_current_row(
         self, current: QModelIndex | QPersistentModelIndex, _previous: object
     ) -> None:
-        self.pane.show_record(self.model.record(current.row()) if current.isValid() else None)
+        if current.isValid():  # invalid: the selection was cleared, the pane keeps its pick
+            self.pane.show_record(self.model.record(current.row()))
 
     def _on_rows_changed(self, ids: frozenset[str]) -> None:
         self.totals.mark_dirty()
         shown = self.pane.record_id
-        if shown is not None and shown in ids:
-            row = self.model.row_of(shown)
-            self.pane.show_record(self.model.record(row) if row is not None else None)
+        if shown is None or shown not in ids:
+            return
+        row = self.model.row_of(shown)
+        if row is None:
+            return
+        back = not self.pane.in_table  # it left the table and came back (it finished since)
+        self.pane.show_record(self.model.record(row))
+        if back:
+            self.table.selectRow(row)
+
+    def _on_rows_leaving(self, ids: frozenset[str]) -> None:
+        """Rows are about to be evicted: if the picked one is among them, let it go quietly."""
+        current = self.model.record(self.table.selectionModel().currentIndex().row())
+        if current is not None and current.id in ids:
+            self.table.selectionModel().clear()
+        if self.pane.record_id in ids:
+            self.pane.set_in_table(False)
 
     def _reselect(self) -> None:
         shown = self.pane.record_id
-        row = self.model.row_of(shown) if shown is not None else None
+        if shown is None:
+            return
+        row = self.model.row_of(shown)
         if row is None:
-            self.pane.show_record(None)
+            self.pane.set_in_table(False)
         else:
+            self.pane.show_record(self.model.record(row))
             self.table.selectRow(row)
 
     def select_row(self, row: int) -> None:

@@ -404,3 +404,21 @@ def test_requests_that_arrive_and_finish_in_one_tick_land_as_applied_one_by_one(
         want = plain.rows()
         assert [r.id for r in got] == [r.id for r in want]
         assert [(r.status, r.model) for r in got] == [(r.status, r.model) for r in want]
+
+
+def test_rows_about_to_leave_are_announced_before_qt_removes_them(qapp: Any) -> None:
+    hub = EventHub()
+    model = make_model(maxlen=4)
+    feed = Feed(hub, model)
+    for n in range(4):
+        hub.publish(finished(make_record(id=f"r{n}")))
+    feed.flush()
+    log: list[object] = []
+    model.rows_leaving.connect(lambda ids: log.append(("leaving", ids, model.rowCount())))
+    model.rowsAboutToBeRemoved.connect(lambda _p, first, last: log.append(("qt", first, last)))
+
+    for n in range(4, 7):
+        hub.publish(finished(make_record(id=f"r{n}")))
+    feed.flush()
+
+    assert log == [("leaving", frozenset({"r0", "r1", "r2"}), 4), ("qt", 1, 3)]

@@ -266,3 +266,141 @@ def test_at_the_default_size_every_column_fits_without_a_horizontal_scroll_bar(
     QApplication.processEvents()
     assert table.horizontalHeader().length() <= table.viewport().width()
     assert not table.horizontalScrollBar().isVisible()
+
+
+def count_renders(pane: Any) -> list[str]:
+    """Every HTML the pane is given from now on (one entry per render)."""
+    renders: list[str] = []
+    set_html = pane.setHtml
+
+    def counting(html: str) -> None:
+        renders.append(html)
+        set_html(html)
+
+    pane.setHtml = counting
+    return renders
+
+
+def selected_rows(window: MainWindow) -> list[int]:
+    return [index.row() for index in window.live_page.table.selectionModel().selectedRows()]
+
+
+def small_window(qtbot: Any, gc: GuiCore, rows: int = 5) -> MainWindow:
+    from orca_desktop.telemetry.live import LiveView
+
+    window = MainWindow(gc.core, live_factory=lambda: LiveView(maxlen=rows))
+    qtbot.addWidget(window)
+    return window
+
+
+def test_the_picked_row_stays_selected_and_the_pane_still_as_rows_arrive_above_it(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = small_window(qtbot, gc, rows=10)
+    gc.core.hub.publish(finished(make_record(id="picked", model="fake-large")))
+    window.feed.flush()
+    window.live_page.select_row(0)
+    renders = count_renders(window.live_page.pane)
+
+    for tick in range(3):
+        gc.core.hub.publish(finished(make_record(id=f"new{tick}")))
+        window.feed.flush()
+
+    assert window.model.row_of("picked") == 3
+    assert selected_rows(window) == [3], "the picked row moved down and is still the selection"
+    assert window.live_page.pane.record_id == "picked"
+    assert renders == [], "nothing about the picked request changed"
+
+
+def test_when_the_picked_row_leaves_the_table_the_pane_keeps_it_and_nothing_is_selected(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = small_window(qtbot, gc, rows=5)
+    for n in range(5):
+        gc.core.hub.publish(finished(make_record(id=f"old{n}")))
+    gc.core.hub.publish(finished(make_record(id="picked", model="fake-large", provider="mock")))
+    window.feed.flush()
+    window.live_page.select_row(window.model.row_of("picked") or 0)
+    assert "fake-large" in window.live_page.pane.toPlainText()
+    renders = count_renders(window.live_page.pane)
+
+    ticks = 12  # two new rows a tick: the picked row leaves on the third
+    for tick in range(ticks):
+        for n in range(2):
+            gc.core.hub.publish(finished(make_record(id=f"t{tick}-{n}", model="gpt-4o-mini")))
+        window.feed.flush()
+
+    assert window.model.row_of("picked") is None
+    assert selected_rows(window) == [], "no other row silently becomes the selection"
+    assert not window.live_page.table.selectionModel().currentIndex().isValid()
+    pane = window.live_page.pane
+    assert pane.record_id == "picked"
+    text = pane.toPlainText()
+    assert "picked" in text and "fake-large" in text and "via mock" in text
+    assert not [rid for rid in (f"t{t}-{n}" for t in range(ticks) for n in range(2)) if rid in text]
+    assert "No longer in the live table" in text
+    assert len(renders) <= 1, f"the pane rendered {len(renders)} times in {ticks} ticks"
+
+    table = window.live_page.table
+    qtbot.keyClick(table, Qt.Key.Key_Down)  # the keyboard picks another row: the pane follows
+    assert selected_rows(window) == [0]
+    assert pane.record_id == window.model.record(0).id
+    assert "No longer in the live table" not in pane.toPlainText()
+
+
+def test_a_picked_in_flight_request_that_finishes_renders_the_pane_once(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = small_window(qtbot, gc, rows=10)
+    record = make_record(id="r1", model="fake-large", provider="mock")
+    gc.core.hub.publish(received(record))
+    window.feed.flush()
+    window.live_page.select_row(0)
+    renders = count_renders(window.live_page.pane)
+
+    for tick in range(3):
+        gc.core.hub.publish(finished(make_record(id=f"before{tick}")))
+        window.feed.flush()
+    assert renders == []
+    gc.core.hub.publish(finished(record))
+    window.feed.flush()
+    for tick in range(3):
+        gc.core.hub.publish(finished(make_record(id=f"after{tick}")))
+        window.feed.flush()
+
+    assert len(renders) == 1
+    pane = window.live_page.pane.toPlainText()
+    assert "in flight" not in pane and "fake-large" in pane and "via mock" in pane
+    assert selected_rows(window) == [window.model.row_of("r1")]
+
+
+def test_a_picked_in_flight_request_pushed_out_then_finished_comes_back_to_the_pane(
+    qtbot: Any, gui_core: Callable[..., GuiCore]
+) -> None:
+    gc = gui_core()
+    window = small_window(qtbot, gc, rows=3)
+    record = make_record(id="slow", model="fake-large", provider="mock")
+    gc.core.hub.publish(received(record))
+    window.feed.flush()
+    window.live_page.select_row(0)
+    pane = window.live_page.pane
+    renders = count_renders(pane)
+
+    for tick in range(6):
+        gc.core.hub.publish(finished(make_record(id=f"fast{tick}")))
+        window.feed.flush()
+    assert window.model.row_of("slow") is None and selected_rows(window) == []
+    assert pane.record_id == "slow" and "in flight" in pane.toPlainText()
+    assert len(renders) == 1, "once, to say it left the table"
+
+    gc.core.hub.publish(finished(record))
+    window.feed.flush()
+
+    assert len(renders) == 2, "once more, as it finished"
+    text = pane.toPlainText()
+    assert "in flight" not in text and "fake-large" in text and "via mock" in text
+    assert "No longer in the live table" not in text
+    assert selected_rows(window) == [0], "back in the table, it is the selection again"
