@@ -405,9 +405,12 @@ async def test_a_key_with_a_line_break_fails_without_showing_it(serve) -> None: 
 
 
 def _self_signed() -> tuple[bytes, bytes]:
-    """A certificate for 127.0.0.1 and its key, PEM (cryptography is a keyring dependency)."""
+    """A certificate for 127.0.0.1 and its key, PEM (cryptography is a keyring dependency
+    on Linux, through SecretStorage)."""
     import datetime
     import ipaddress
+
+    pytest.importorskip("cryptography")
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
