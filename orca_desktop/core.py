@@ -139,7 +139,7 @@ class Core:
             self.config = validated
             return
         catalog, router = self._routing_for(validated)
-        self._check_reference(validated)
+        self._check_reference(validated, catalog)
         await asyncio.get_running_loop().run_in_executor(
             None, save_config, self.config_path, validated
         )
@@ -156,8 +156,8 @@ class Core:
         unchanged (the running catalog is reused), so the GUI may call it per edit.
         """
         validated = Config.model_validate(cfg.model_dump())
-        self._routing_for(validated)
-        self._check_reference(validated)
+        catalog, _ = self._routing_for(validated)
+        self._check_reference(validated, catalog)
         return validated
 
     def reference_model_error(self, model_id: str, cfg: Config | None = None) -> str | None:
@@ -175,15 +175,14 @@ class Core:
         plain = model_id.partition("/")[2]
         return f"the reference model is a plain model id: {plain!r}, not {model_id!r}"
 
-    def _check_reference(self, cfg: Config) -> None:
-        """ConfigError for a reference model the catalog does not know, when it changed
-        (a file that already names one still saves: a port change must not fail on it)."""
+    def _check_reference(self, cfg: Config, catalog: Catalog) -> None:
+        """ConfigError for a reference model `catalog` (the one `cfg` builds) does not
+        know, when it changed (a file that already names one still saves: a port
+        change must not fail on it). Only a refusal builds its message."""
         ref = cfg.routing.reference_model
-        if ref == self.config.routing.reference_model:
+        if ref == self.config.routing.reference_model or catalog.lookup(ref):
             return
-        problem = self.reference_model_error(ref, cfg)
-        if problem is not None:
-            raise ConfigError(f"[routing] reference_model: {problem}")
+        raise ConfigError(f"[routing] reference_model: {self.reference_model_error(ref, cfg)}")
 
     def model_ids(self) -> list[str]:
         """Every model id the catalog of the current config knows, then each as `provider/id`."""
