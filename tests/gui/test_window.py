@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from orca_desktop.gui import _format as fmt
 from orca_desktop.gui.request_table import COLUMN_KEYS
 from orca_desktop.gui.window import MainWindow
-from orca_desktop.telemetry.record import Attempt, CandidateView
+from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
 from tests.gui.conftest import GuiCore, until
 from tests.gui.factories import finished, make_record, received
 
@@ -285,6 +285,13 @@ def selected_rows(window: MainWindow) -> list[int]:
     return [index.row() for index in window.live_page.table.selectionModel().selectedRows()]
 
 
+def arrive(gc: GuiCore, window: MainWindow, *records: RequestRecord) -> None:
+    """One feed tick in which `records` finished."""
+    for record in records:
+        gc.core.hub.publish(finished(record))
+    window.feed.flush()
+
+
 def small_window(qtbot: Any, gc: GuiCore, rows: int = 5) -> MainWindow:
     from orca_desktop.telemetry.live import LiveView
 
@@ -304,8 +311,7 @@ def test_the_picked_row_stays_selected_and_the_pane_still_as_rows_arrive_above_i
     renders = count_renders(window.live_page.pane)
 
     for tick in range(3):
-        gc.core.hub.publish(finished(make_record(id=f"new{tick}")))
-        window.feed.flush()
+        arrive(gc, window, make_record(id=f"new{tick}"))
 
     assert window.model.row_of("picked") == 3
     assert selected_rows(window) == [3], "the picked row moved down and is still the selection"
@@ -328,9 +334,7 @@ def test_when_the_picked_row_leaves_the_table_the_pane_keeps_it_and_nothing_is_s
 
     ticks = 12  # two new rows a tick: the picked row leaves on the third
     for tick in range(ticks):
-        for n in range(2):
-            gc.core.hub.publish(finished(make_record(id=f"t{tick}-{n}", model="gpt-4o-mini")))
-        window.feed.flush()
+        arrive(gc, window, *(make_record(id=f"t{tick}-{n}", model="gpt-4o-mini") for n in range(2)))
 
     assert window.model.row_of("picked") is None
     assert selected_rows(window) == [], "no other row silently becomes the selection"
@@ -362,14 +366,12 @@ def test_a_picked_in_flight_request_that_finishes_renders_the_pane_once(
     renders = count_renders(window.live_page.pane)
 
     for tick in range(3):
-        gc.core.hub.publish(finished(make_record(id=f"before{tick}")))
-        window.feed.flush()
+        arrive(gc, window, make_record(id=f"before{tick}"))
     assert renders == []
     gc.core.hub.publish(finished(record))
     window.feed.flush()
     for tick in range(3):
-        gc.core.hub.publish(finished(make_record(id=f"after{tick}")))
-        window.feed.flush()
+        arrive(gc, window, make_record(id=f"after{tick}"))
 
     assert len(renders) == 1
     pane = window.live_page.pane.toPlainText()
@@ -390,8 +392,7 @@ def test_a_picked_in_flight_request_pushed_out_then_finished_comes_back_to_the_p
     renders = count_renders(pane)
 
     for tick in range(6):
-        gc.core.hub.publish(finished(make_record(id=f"fast{tick}")))
-        window.feed.flush()
+        arrive(gc, window, make_record(id=f"fast{tick}"))
     assert window.model.row_of("slow") is None and selected_rows(window) == []
     assert pane.record_id == "slow" and "in flight" in pane.toPlainText()
     assert len(renders) == 1, "once, to say it left the table"
