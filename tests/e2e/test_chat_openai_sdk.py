@@ -193,3 +193,28 @@ async def test_requests_to_a_provider_share_one_pooled_connection(gateway: Gatew
                     pass
     peers = {r.peer for r in gateway.fake.received_for("fake-small")}
     assert len(gateway.fake.received_for("fake-small")) == 3 and len(peers) == 1
+
+
+async def test_a_chunk_reaches_the_client_before_the_upstream_sends_the_next(
+    gateway: Gateway,
+) -> None:
+    """Issue #5: chunks pass through as they arrive. The fake waits 60 s between
+    chunks, so a gateway holding any back could not deliver the first in 10 s."""
+    import asyncio
+
+    gateway.fake.script("fake-small", Reply(content="one two", chunks=2, chunk_interval=60.0))
+    async with openai_client(gateway) as oa:
+        stream = await oa.chat.completions.create(
+            model="fake-small", messages=[{"role": "user", "content": "count"}], stream=True
+        )
+
+        async def first_content() -> str:
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    return chunk.choices[0].delta.content
+            return ""
+
+        assert await asyncio.wait_for(first_content(), 10.0) == "one "
+        await stream.close()
+    # leaving mid-stream reaches the provider: its request ends instead of waiting on
+    await gateway.fake.wait_for_disconnects(1)
