@@ -10,8 +10,11 @@ user runs it, with env keys and a temp config/data dir) and, when it starts, `or
 (the desktop app offscreen with its window open, under gui_probe.py). Proxies run on
 CPU 0, everything else on CPU 1. Non-stream load uses wrk when installed, streams use
 sse_load.py; concurrency 1, 64 and 256. Also idle RSS, RSS with 1000 open streams and,
-if present, bench/routing_bench.py. Prints a markdown report and writes it to
-bench/results/<stamp>.md (with the raw data as <stamp>.json).
+if present, bench/routing_bench.py. Last, the window's cost is measured paired: `orca`
+and `orca-gui` run at once and take turns with `direct` in short c=64 windows
+(--pairs cycles of --pair-seconds each), so drift on the machine hits both alike.
+Prints a markdown report and writes it to bench/results/<stamp>.md (with the raw data
+as <stamp>.json).
 
 Every load targets 127.0.0.1 only, every wait is bounded, and only processes this script
 started are ever signalled. Not part of the test suite.
@@ -63,6 +66,7 @@ STREAM_BODY = json.dumps(
 )
 HOLD_BODY = json.dumps({"model": "mock-hold", "messages": MESSAGES, "stream": True})
 ALL_TARGETS = ("direct", "bare", "orca", "orca-gui")
+_PAIRED = ("orca-gui", "orca", "direct")
 
 
 def log(message: str) -> None:
@@ -88,6 +92,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--quick", action="store_true", help="1 rep, 1 s per scenario, short hold (~1 minute)"
     )
+    p.add_argument(
+        "--pairs", type=int, default=5, help="paired orca / orca-gui cycles (default 5; 0: none)"
+    )
+    p.add_argument("--pair-seconds", type=int, default=3, help="per paired window (default 3)")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     p.add_argument(
         "--orca",
@@ -100,6 +108,7 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     if args.quick:
         args.reps, args.seconds, args.hold_seconds = 1, 1, 1.5
+        args.pairs, args.pair_seconds = 1, 1
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = set(args.targets) - set(ALL_TARGETS)
     if unknown:
@@ -317,22 +326,27 @@ class Bench:
         _, _, body = request(self.upstream, "GET", "/stats")
         return int(json.loads(body)["client_gone"])
 
+    def start(self, target: Target, label: str) -> Process | None:
+        """Start `target` (None for one with nothing to start) and wait until it answers."""
+        if not target.argv:
+            return None
+        proc = Process(
+            target.name,
+            target.argv,
+            env=target.env,
+            log=self.tmp / f"{target.name}-{label}.log",
+            cpu=self.proxy_cpu,
+        )
+        problem = wait_ready(target, proc)
+        if problem:
+            tail = proc.log_tail()
+            proc.stop()
+            raise TargetFailed(f"{problem}; log tail:\n{tail}")
+        return proc
+
     def run_target(self, target: Target, rep: int, last: bool) -> None:
-        proc = None
         mem = self.results.memory.setdefault(target.name, {})
-        if target.argv:
-            proc = Process(
-                target.name,
-                target.argv,
-                env=target.env,
-                log=self.tmp / f"{target.name}-{rep}.log",
-                cpu=self.proxy_cpu,
-            )
-            problem = wait_ready(target, proc)
-            if problem:
-                tail = proc.log_tail()
-                proc.stop()
-                raise TargetFailed(f"{problem}; log tail:\n{tail}")
+        proc = self.start(target, str(rep))
         try:
             if proc:
                 time.sleep(1.0)
@@ -405,9 +419,43 @@ class Bench:
                     skipped = "optional target skipped" if target.optional else "FAILED"
                     self.results.notes.append(f"`{target.name}` {skipped}: {exc}")
                     log(f"{target.name}: {skipped}: {exc}")
+        paired = [t for t in targets if t.name in ("direct", "orca", "orca-gui")]
+        if self.args.pairs > 0 and len(paired) == 3 and not failed & {"orca", "orca-gui"}:
+            self.paired(paired)
         self.routing()
         self.describe(time.monotonic() - started)
         return _report.render(self.results)
+
+    def paired(self, targets: list[Target]) -> None:
+        """The window's cost side by side: headless and window apps run at once (pinned to
+        the same CPU; the one not loaded idles) and take turns with `direct` in c=64
+        non-stream windows, the order rotating each cycle. Sequential reps compare runs
+        minutes apart, so any drift on the machine lands on one side only."""
+        log(f"paired: {self.args.pairs} cycles of {self.args.pair_seconds} s windows")
+        procs: dict[str, Process | None] = {}
+        try:
+            for target in targets:
+                procs[target.name] = self.start(target, "pair")
+            for target in targets:  # warm-up
+                self.scenario(target, procs[target.name], False, 64, 1)
+            for cycle in range(self.args.pairs):
+                shift = cycle % len(targets)
+                runs = {}
+                for target in targets[shift:] + targets[:shift]:
+                    runs[target.name] = self.scenario(
+                        target, procs[target.name], False, 64, self.args.pair_seconds
+                    )
+                self.results.paired.append(runs)
+                gui, orca, direct = (runs[n]["total_us"]["p50"] for n in _PAIRED)
+                window = (gui - direct) / max(1.0, orca - direct)
+                log(f"paired cycle {cycle + 1}: window {window:.2f}x headless")
+        except (TargetFailed, AssertionError, RuntimeError, OSError) as exc:
+            self.results.notes.append(f"paired window measurement stopped: {exc}")
+            log(f"paired: stopped: {exc}")
+        finally:
+            for proc in procs.values():
+                if proc:
+                    proc.stop()
 
     def describe(self, elapsed: float) -> None:
         a = self.args
@@ -420,6 +468,8 @@ class Bench:
                 "seconds": a.seconds,
                 "concurrency": a.concurrency,
                 "hold_streams": a.hold_streams,
+                "pairs": a.pairs,
+                "pair_seconds": a.pair_seconds,
                 "pinning": (
                     "proxies on CPU 0; mock, load generators and orchestrator on CPU 1 "
                     "(os.sched_setaffinity)"
