@@ -14,7 +14,8 @@ The view paints through `CellDelegate`, which draws each cell's cached string
 While no view can see the rows (another page is shown, the window is minimized)
 the window calls `set_shown(False)`: batches then only update the LiveView, and
 showing the table again catches up with one remove, insert and change block.
-Within a batch, a request that arrives and finishes is applied once, as finished.
+Within a batch, a request that arrives and finishes is applied once, as finished
+(the LiveView does that).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from orca_desktop.events import Event, RequestFinished, RequestReceived, Reset
+from orca_desktop.events import Event, RequestFinished
 from orca_desktop.gui import _format as fmt
 from orca_desktop.gui._core import LiveViewLike
 from orca_desktop.gui._style import ERROR_COLOR, MUTED_COLOR, WARN_COLOR
@@ -118,37 +119,6 @@ def row_view(record: RequestRecord) -> RowView:
     colors[_STATUS_COL] = status_color
     colors[_SAVED_COL] = saved_color
     return RowView(r, cells, tuple(colors))
-
-
-def _coalesced(events: Sequence[Event]) -> tuple[Sequence[Event], bool]:
-    """The batch with each request that arrives and finishes in it applied once; any Reset?
-
-    A `RequestFinished` takes the place of its own `RequestReceived` earlier in
-    the batch, so the LiveView ends with the same rows in the same order without
-    first building an in-flight row that the same batch replaces. Under load
-    (a busy tick) that is nearly every request.
-    """
-    finished: dict[str, RequestFinished] = {}
-    reset = False
-    for event in events:
-        if type(event) is RequestFinished:
-            finished[event.request_id] = event
-        elif type(event) is Reset:
-            reset = True
-    if not finished:
-        return events, reset
-    batch: list[Event] = []
-    placed: set[str] = set()
-    for event in events:
-        if type(event) is RequestReceived and event.request_id in finished:
-            if event.request_id not in placed:
-                placed.add(event.request_id)
-                batch.append(finished[event.request_id])
-        elif type(event) is RequestFinished and event.request_id in placed:
-            continue
-        else:
-            batch.append(event)
-    return batch, reset
 
 
 class RequestTableModel(QAbstractTableModel):
@@ -286,11 +256,10 @@ class RequestTableModel(QAbstractTableModel):
         """Apply one tick's events with at most one remove, one insert and one dataChanged."""
         if not events:
             return
-        batch, reset = _coalesced(events)
-        if reset:
+        change = self._live.apply(events)  # it applies arrive + finish in one batch once
+        if change.reset:
             self.load_snapshot()
             return
-        change = self._live.apply(batch)
         if not self._shown:
             self._behind = True
             self._behind_changed.update(change.changed_ids)

@@ -10,7 +10,8 @@ Rows appear when a request arrives: `RequestReceived` adds an in-flight row
 (status 0, only id / started_at / endpoint / requested_model / client filled
 in), and `RequestFinished` replaces it in place with the full record. A
 `RequestFinished` for an unknown id (its in-flight row was evicted, or the
-view started mid-request) adds the row at the top. Totals are `Stats`' job.
+view started mid-request) adds the row at the top. A request that arrives and
+finishes within one batch is added once, finished. Totals are `Stats`' job.
 
 A view fed on every request but read rarely (the core's, for a window's first
 snapshot) takes events through `note`, which only queues them; they are applied
@@ -104,33 +105,45 @@ class LiveView:
         return self._apply(events)
 
     def _apply(self, events: Sequence[Event]) -> Change:
+        # A request that arrives and finishes in the same batch (under load, nearly
+        # every one) goes in once, finished, at its arrival's place: no in-flight row
+        # is built only to be replaced a few events later.
+        finished: dict[str, RequestRecord] = {}
+        for event in events:
+            if type(event) is RequestFinished:
+                finished[event.record.id] = event.record  # the last one wins, as in place
+        rows = self._rows
         added: dict[str, None] = {}  # ids added in this batch, oldest first (ordered set)
         changed: dict[str, None] = {}  # ordered set
         reset = False
         for event in events:
             if isinstance(event, RequestFinished):
-                record = event.record
+                rid = event.record.id
+                if rid in added:
+                    continue  # placed, finished, where it arrived (or by an earlier finish)
+                record = finished[rid]
             elif isinstance(event, RequestReceived):
-                if event.request_id in self._rows:
+                rid = event.request_id
+                if rid in rows:
                     continue
-                record = self._in_flight(event)
+                record = finished.get(rid) or self._in_flight(event)
             elif isinstance(event, Reset):
                 reset = True
                 continue
             else:
                 continue
-            if record.id in self._rows and record.id not in added:
-                changed[record.id] = None
-            elif record.id not in self._rows:
-                added[record.id] = None
-            self._rows[record.id] = record
+            if rid in rows:
+                changed[rid] = None
+            else:
+                added[rid] = None
+            rows[rid] = record
         evicted = 0
-        while len(self._rows) > self.maxlen:
-            oldest, _ = self._rows.popitem(last=False)
+        while len(rows) > self.maxlen:
+            oldest, _ = rows.popitem(last=False)
             evicted += oldest not in added
         return Change(
-            new_ids=tuple(rid for rid in reversed(added) if rid in self._rows),
-            changed_ids=tuple(rid for rid in changed if rid in self._rows),
+            new_ids=tuple(rid for rid in reversed(added) if rid in rows),
+            changed_ids=tuple(rid for rid in changed if rid in rows),
             evicted=evicted,
             reset=reset,
         )

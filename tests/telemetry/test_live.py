@@ -149,3 +149,38 @@ def test_apply_after_notes_keeps_the_order_of_events() -> None:
     change = view.apply([finished("a", status=503)])
     assert change == Change(changed_ids=("a",))
     assert view.get("a").status == 503  # type: ignore[union-attr]
+
+
+def test_a_request_arriving_and_finishing_in_one_batch_is_added_once_finished() -> None:
+    """No in-flight row is built for a request whose finish is in the same batch (under
+    load, nearly every request): the clock is only read for an in-flight row."""
+    reads: list[None] = []
+
+    def clock() -> datetime:
+        reads.append(None)
+        return NOW
+
+    view = LiveView(10, clock=clock)
+    change = view.apply(
+        [received("a"), received("b"), received("c"), finished("b"), finished("a", status=502)]
+    )
+    assert change == Change(new_ids=("c", "b", "a"))
+    assert ids(view) == ["c", "b", "a"]  # in arrival order, as if applied one by one
+    assert [r.status for r in view.rows()] == [0, 200, 502]
+    assert len(reads) == 1  # only "c", still in flight
+
+
+def test_the_last_finish_of_a_request_in_a_batch_wins() -> None:
+    view = make_view()
+    view.apply([received("old")])
+    change = view.apply(
+        [
+            received("a"),
+            finished("a", status=500),
+            finished("old", status=429),
+            finished("a", status=200),
+            finished("old", status=201),
+        ]
+    )
+    assert change == Change(new_ids=("a",), changed_ids=("old",))
+    assert [(r.id, r.status) for r in view.rows()] == [("a", 200), ("old", 201)]
