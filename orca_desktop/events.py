@@ -82,20 +82,24 @@ class EventHub:
     """Synchronous fan-out of events to subscribers. Subscribers must return at once."""
 
     def __init__(self) -> None:
-        self._subscribers: list[Callback] = []
+        # A tuple, replaced on (un)subscribe: publish runs twice per request and needs
+        # no copy to stay safe against a callback that (un)subscribes.
+        self._subscribers: tuple[Callback, ...] = ()
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
         """Register `callback`; returns the function that unsubscribes it."""
-        self._subscribers.append(callback)
+        self._subscribers = (*self._subscribers, callback)
 
         def unsubscribe() -> None:
             if callback in self._subscribers:
-                self._subscribers.remove(callback)
+                kept = list(self._subscribers)
+                kept.remove(callback)
+                self._subscribers = tuple(kept)
 
         return unsubscribe
 
     def publish(self, event: Event) -> None:
-        for callback in tuple(self._subscribers):
+        for callback in self._subscribers:
             try:
                 callback(event)
             except Exception:  # a broken subscriber must not break a request

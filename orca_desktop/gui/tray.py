@@ -26,6 +26,7 @@ from orca_desktop.gui.icons import state_icon
 
 TOOLTIP_INTERVAL_MS = 1000
 NOTIFY_AGAIN_AFTER_S = 600.0
+_TRAY_EVENTS = frozenset({GatewayStateChanged, KeyStatusChanged})
 
 
 class TrayIcon(QSystemTrayIcon):
@@ -80,7 +81,7 @@ class TrayIcon(QSystemTrayIcon):
     # -- hub → deque → refresh -------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, GatewayStateChanged | KeyStatusChanged):
+        if type(event) in _TRAY_EVENTS:  # runs twice per request: no isinstance of a union
             self._events.append(event)
 
     def refresh(self) -> None:
