@@ -25,8 +25,8 @@ import orjson
 from aiohttp import web
 
 from orca_desktop.events import KeyStatusChanged, RequestFinished, RequestReceived
+from orca_desktop.gateway import _deadline
 from orca_desktop.gateway import headers as H
-from orca_desktop.gateway._deadline import IdleTimeout
 from orca_desktop.gateway.context import (
     GatewayContext,
     client_of,
@@ -302,7 +302,7 @@ class ChatExchange:
         try:
             # one timer for both waits: the head within first_byte_timeout_s, then the
             # body within idle_timeout_s of the head
-            async with asyncio.timeout(server.first_byte_timeout_s) as deadline:
+            with _deadline.timeout(server.first_byte_timeout_s) as deadline:
                 resp = await self._open(cand, payload)
                 if not resp.complete:  # a body that came with the head needs no wait
                     deadline.reschedule(asyncio.get_running_loop().time() + server.idle_timeout_s)
@@ -348,7 +348,7 @@ class ChatExchange:
         resp: UpstreamResponse | None = None
         complete = False
         try:
-            async with asyncio.timeout(server.first_byte_timeout_s):
+            with _deadline.timeout(server.first_byte_timeout_s):
                 resp = await self._open(cand, payload)
                 first = await self._first_output(resp, cleaner, cand)
             ready = time.perf_counter_ns()
@@ -429,7 +429,7 @@ class ChatExchange:
         """
         idle = self.ctx.config.server.idle_timeout_s
         try:
-            async with IdleTimeout(idle) as deadline:
+            with _deadline.idle_timeout(idle) as deadline:
                 async for chunk in resp:
                     t = time.perf_counter_ns()
                     out = cleaner.feed(chunk)
