@@ -3,9 +3,11 @@
 Owns the numbers behind `/orca/v1/stats`, the window's totals and its charts.
 Every `add` is O(1) and memory is bounded however many records arrive, so it
 can run on the event loop inside an `EventHub` callback. It never does I/O
-itself: `load` consumes rows the caller read from the store (in an executor,
-before the gateway starts serving). Money is summed as `Decimal`, never as
-floats. Not thread-safe: use it from the event loop thread only.
+itself: `load` consumes what the caller read from the store (in an executor,
+before the gateway starts serving): the records already summed per minute or
+hour by SQLite (`TotalsGroup`), which adds up to the same totals as adding
+each record. Money is summed as `Decimal`, never as floats. Not thread-safe:
+use it from the event loop thread only.
 
 "Today" is the UTC date of a record's `started_at` compared with the UTC date
 of `now`, so it rolls over at 00:00 UTC whatever the local time zone.
@@ -31,7 +33,7 @@ from typing import Any, Literal
 from orca_desktop.events import Event, RequestFinished
 from orca_desktop.telemetry.record import RequestRecord
 from orca_desktop.telemetry.store import SqliteStore
-from orca_desktop.telemetry.totals import DayRollup, Sums, Tally, Totals, TotalsRow
+from orca_desktop.telemetry.totals import DayRollup, Sums, Tally, Totals, TotalsGroup, TotalsRow
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,12 @@ class _Bucket(Sums):
         self.overhead_count += 1
         self.overhead_max_ms = max(self.overhead_max_ms or 0.0, ms)
 
+    def _add_overheads(self, group: TotalsGroup) -> None:
+        self.overhead_sum_ms += group.overhead_sum_ms
+        self.overhead_count += group.overhead_count
+        if group.overhead_max_ms is not None:
+            self.overhead_max_ms = max(self.overhead_max_ms or 0.0, group.overhead_max_ms)
+
     def point(self, start: datetime) -> SeriesPoint:
         mean = self.overhead_sum_ms / self.overhead_count if self.overhead_count else None
         return SeriesPoint(
@@ -82,10 +90,11 @@ class _Series:
         self._buckets: dict[int, _Bucket] = {}
         self._newest = 0
 
-    def add(self, epoch_s: int, row: TotalsRow) -> None:
+    def bucket(self, epoch_s: int) -> _Bucket | None:
+        """The bucket holding `epoch_s`, made if need be; None if older than anything we keep."""
         key = epoch_s // self.width_s
         if key <= self._newest - self.capacity:
-            return  # older than anything we keep
+            return None
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket()
@@ -94,7 +103,7 @@ class _Series:
                 oldest_kept = self._newest - self.capacity + 1
                 for old in [k for k in self._buckets if k < oldest_kept]:
                     del self._buckets[old]
-        bucket.add(row)
+        return bucket
 
     def points(self, now: datetime, count: int) -> list[SeriesPoint]:
         last = int(now.timestamp()) // self.width_s
@@ -118,22 +127,30 @@ class Stats:
         self._series = {"minute": _Series(60, minutes_kept), "hour": _Series(3600, hours_kept)}
         self.unauthenticated = 0
         """Requests refused for a missing or bad token since start-up (never stored)."""
-        self._second: tuple[str, int, date] = ("", 0, date.min)
-        """The last `started_at` second parsed: (its first 19 characters, epoch, UTC date).
+        self._second: tuple[str, tuple[int, date]] = ("", (0, date.min))
+        """The last `started_at` second parsed: (its first 19 characters, (epoch, UTC date)).
         Records arrive in time order, so most share it and skip the parse."""
 
     @classmethod
     def from_store(cls, store: SqliteStore) -> Stats:
         """Totals of everything already in `store`. Blocking: run before serving, off the loop."""
         stats = cls()
-        stats.load(store.iter_totals())
+        stats.load(store.iter_totals(minutes=stats._series["minute"].capacity))
         return stats
 
-    def load(self, rows: Iterable[TotalsRow | DayRollup]) -> None:
-        """Count stored records and roll-ups (as `SqliteStore.iter_totals` gives them)."""
+    def load(self, rows: Iterable[TotalsRow | TotalsGroup | DayRollup]) -> None:
+        """Count stored records, their sums and roll-ups (as `SqliteStore.iter_totals` gives them).
+
+        Groups finer than a series' buckets (a minute group for the hour
+        series) count in it; coarser ones (an hour for the minute series) are
+        left out of it, so the minute series needs minute groups for every
+        minute it keeps.
+        """
         for row in rows:
             if isinstance(row, DayRollup):
                 self._add_rollup(row)
+            elif isinstance(row, TotalsGroup):
+                self._add_group(row)
             else:
                 self._add_row(row)
 
@@ -182,22 +199,47 @@ class Stats:
 
     def _add_row(self, row: TotalsRow) -> None:
         self._all.add(row)
-        stamp = row.started_at
-        second = self._second
-        if stamp[:19] == second[0] and stamp[19:20] in (".", "Z") and stamp.endswith("Z"):
-            epoch, day = second[1], second[2]
-        else:
-            try:
-                at = _utc(datetime.fromisoformat(stamp))
-            except ValueError:
-                log.warning("record with unreadable started_at %r left out of daily totals", stamp)
-                return
-            epoch, day = int(at.timestamp()), at.date()
-            if stamp.endswith("Z") and len(stamp) >= 20:
-                self._second = (stamp[:19], epoch, day)
+        when = self._when(row.started_at)
+        if when is None:
+            log.warning(
+                "record with unreadable started_at %r left out of daily totals", row.started_at
+            )
+            return
+        epoch, day = when
         self._day(day).add(row)
         for series in self._series.values():
-            series.add(epoch, row)
+            if (bucket := series.bucket(epoch)) is not None:
+                bucket.add(row)
+
+    def _add_group(self, group: TotalsGroup) -> None:
+        self._all.add_group(group)
+        when = self._when(group.started_at)
+        if when is None:
+            log.warning(
+                "%d records with unreadable started_at %r left out of daily totals",
+                group.requests,
+                group.started_at,
+            )
+            return
+        epoch, day = when
+        self._day(day).add_group(group)
+        for series in self._series.values():
+            if group.width_s <= series.width_s and (bucket := series.bucket(epoch)) is not None:
+                bucket.add_group(group)
+
+    def _when(self, stamp: str) -> tuple[int, date] | None:
+        """The epoch second and UTC date of a `started_at`, None if it cannot be read."""
+        second = self._second
+        if stamp[:19] == second[0] and stamp[19:20] in (".", "Z") and stamp.endswith("Z"):
+            return second[1]
+        try:
+            at = _utc(datetime.fromisoformat(stamp))
+        except ValueError:
+            return None
+        when = int(at.timestamp()), at.date()
+        if stamp.endswith("Z") and len(stamp) >= 20:
+            self._second = (stamp[:19], when)
+        return when
 
     def _add_rollup(self, rollup: DayRollup) -> None:
         self._all.merge(rollup.tally)

@@ -21,7 +21,7 @@ GIL hand-over), one transaction per batch. `bench/store_bench.py` measures it.
 Retention: with `retention_days` > 0 the writer thread prunes records older
 than that many whole UTC days, at start and whenever the date moves on
 (checked after each batch and at least hourly), keeping their totals as
-daily roll-ups (`_rollup`) that `iter_totals` returns with the records.
+daily roll-ups (`_rollup`) that `iter_totals` returns with the records' sums.
 After a prune the file gives the space back (incremental auto-vacuum; a file
 made before that is converted once by a VACUUM when it is small enough). All
 of it runs on the writer thread; records added meanwhile wait in memory,
@@ -40,15 +40,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from orca_desktop.telemetry import _codec, _rollup
 from orca_desktop.telemetry.record import RequestRecord
-from orca_desktop.telemetry.totals import DayRollup, TotalsRow
+from orca_desktop.telemetry.totals import DayRollup, TotalsGroup, TotalsRow
 
-__all__ = ["DayRollup", "SqliteStore", "TotalsRow"]
+__all__ = ["DayRollup", "SqliteStore", "TotalsGroup", "TotalsRow"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +60,10 @@ _ROWS_PER_INSERT = 64  # x 8 parameters, well under SQLite's oldest limit of 999
 # SQLite truncates it to this when it next starts over (a normal WAL stays
 # under it: it is checkpointed at 1000 pages, ~4 MiB).
 _WAL_LIMIT_BYTES = 8 << 20
+# The page cache of the connection that sums every record at start-up. A scan
+# reads each page once; SQLite's default 2 MiB would only be handed back to the
+# C heap at the end, where it stays as resident memory.
+_SCAN_CACHE_KIB = 64
 
 # `seq` is the order in which records were added (assigned in `add`, so it
 # also orders records still waiting for the writer). It is the rowid alias on
@@ -330,25 +333,24 @@ class SqliteStore:
         """Like `recent`, but each record as its JSON bytes (`RequestRecord.to_json`)."""
         return [_codec.api_json(stored) for stored in self._recent(limit, before)]
 
-    def iter_totals(self, chunk: int = 10_000) -> Iterator[DayRollup | TotalsRow]:
-        """The daily roll-ups, oldest first, then every stored record's totals fields,
-        oldest first: all `Stats` needs at start-up.
+    def iter_totals(
+        self, *, minutes: int = 24 * 60
+    ) -> Iterator[DayRollup | TotalsGroup | TotalsRow]:
+        """The daily roll-ups, oldest first, then the stored records summed per minute
+        (the newest `minutes`) or per hour: all `Stats` needs at start-up.
 
-        One read transaction on its own connection, so a prune running
-        meanwhile is seen entirely or not at all; streams in chunks, so a
+        SQLite does the adding up (`_rollup.sum_records`), so a large store
+        costs a table scan and a few thousand groups, not a Python object per
+        record. One read transaction on its own connection, so a prune running
+        meanwhile is seen entirely or not at all; read block by block, so a
         large store is never held in memory at once.
         """
         conn = self._connect(read_only=True)
         try:
+            conn.execute(f"PRAGMA cache_size = -{_SCAN_CACHE_KIB}")
             conn.execute("BEGIN")
             yield from _rollup.read_rollups(conn)
-            cur = conn.execute(
-                "SELECT started_at, status, cost_usd, savings_usd, overhead_ms"
-                " FROM requests ORDER BY seq"
-            )
-            while rows := cur.fetchmany(chunk):
-                for started_at, status, cost, savings, overhead in rows:
-                    yield TotalsRow(started_at, status, _dec(cost), _dec(savings), overhead)
+            yield from _rollup.sum_records(conn, minutes=minutes)
         finally:
             conn.close()
 
@@ -440,7 +442,3 @@ class SqliteStore:
             conn.executescript(f"BEGIN; {_SCHEMA_V1} PRAGMA user_version = 1; COMMIT;")
         if version < 2:
             conn.executescript(f"BEGIN; {_rollup.SCHEMA_V2} PRAGMA user_version = 2; COMMIT;")
-
-
-def _dec(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)

@@ -9,7 +9,8 @@ Overhead percentiles come from a histogram with logarithmic buckets 1 % wide
 (from 0.001 ms up): a reported p50/p99 is within 0.5 % of the exact
 nearest-rank percentile. Overheads below 0.001 ms are reported as 0. Bucket
 `i` holds [0.001 · 1.01^i, 0.001 · 1.01^(i+1)) ms and bucket -1 everything
-below; the store keeps these indexes, so they must not change.
+below; the store keeps these indexes, so they must not change. The store also
+computes them in SQL (`OVERHEAD_BUCKET_SQL`) when it sums records at start-up.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ _RATIO = 1.01
 _LOG_RATIO = math.log(_RATIO)
 _ZERO_BUCKET = -1
 
+# `OverheadHistogram.add`'s bucket index of the REAL column `overhead_ms`, in
+# SQLite: its ln() is C's log(), as `math.log` is, and the constants are bound
+# (`OVERHEAD_BUCKET_PARAMS`) rather than written out, so SQLite divides by the
+# very same doubles and the index comes out bit for bit the same. NaN is never
+# stored (SQLite keeps it as NULL), and NULL gives NULL.
+OVERHEAD_BUCKET_SQL = (
+    "CASE WHEN overhead_ms < :bucket_min_ms THEN -1"
+    " ELSE CAST(ln(overhead_ms / :bucket_min_ms) / :bucket_log_ratio AS INTEGER) END"
+)
+OVERHEAD_BUCKET_PARAMS = {"bucket_min_ms": _MIN_MS, "bucket_log_ratio": _LOG_RATIO}
+
 
 @dataclass(frozen=True, slots=True)
 class TotalsRow:
@@ -35,6 +47,31 @@ class TotalsRow:
     cost_usd: Decimal | None
     savings_usd: Decimal | None
     overhead_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TotalsGroup:
+    """The totals of stored records that started in one minute, one hour or at one instant.
+
+    What the store sums in SQL at start-up instead of handing over each
+    record. The records started in [`started_at`, `started_at` + `width_s`):
+    `started_at` is `YYYY-MM-DDTHH:MM` (width 60) or `YYYY-MM-DDTHH` (3600),
+    UTC, for records stamped in the gateway's own form; width 0 means they
+    all have this very `started_at`, in any other form (read as `Stats` reads
+    a record's, unreadable ones included). Money is the exact `Decimal` sum of
+    the stored amounts. A minute or an hour may come in several groups.
+    """
+
+    started_at: str
+    width_s: int
+    requests: int
+    errors: int
+    cost_usd: Decimal
+    savings_usd: Decimal
+    overhead_sum_ms: float
+    overhead_count: int
+    overhead_max_ms: float | None  # None when overhead_count is 0
+    overhead: Mapping[int, int]  # histogram bucket index → count, as `OverheadHistogram`
 
 
 class OverheadHistogram:
@@ -54,9 +91,10 @@ class OverheadHistogram:
 
     def merge(self, counts: Mapping[int, int]) -> None:
         """Add the bucket counts of another histogram (`counts()` of it)."""
+        mine, get = self._counts, self._counts.get  # runs for every group at start-up
         for index, n in counts.items():
-            self._counts[index] = self._counts.get(index, 0) + n
-            self.count += n
+            mine[index] = get(index, 0) + n
+        self.count += sum(counts.values())
 
     def counts(self) -> dict[int, int]:
         """Bucket index → count, a copy (what the store keeps in a roll-up)."""
@@ -99,7 +137,19 @@ class Sums:
         if row.overhead_ms is not None:
             self._add_overhead(row.overhead_ms)
 
+    def add_group(self, group: TotalsGroup) -> None:
+        """Count a group of records as if each had been `add`ed."""
+        self.requests += group.requests
+        self.errors += group.errors
+        self.cost_usd += group.cost_usd
+        self.savings_usd += group.savings_usd
+        if group.overhead_count:
+            self._add_overheads(group)
+
     def _add_overhead(self, ms: float) -> None:
+        raise NotImplementedError
+
+    def _add_overheads(self, group: TotalsGroup) -> None:
         raise NotImplementedError
 
 
@@ -111,6 +161,9 @@ class Tally(Sums):
 
     def _add_overhead(self, ms: float) -> None:
         self.overhead.add(ms)
+
+    def _add_overheads(self, group: TotalsGroup) -> None:
+        self.overhead.merge(group.overhead)
 
     def merge(self, other: Tally) -> None:
         self.requests += other.requests

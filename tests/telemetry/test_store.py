@@ -12,6 +12,7 @@ import pytest
 from orca_desktop.telemetry import _codec
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
 from orca_desktop.telemetry.store import SCHEMA_VERSION, SqliteStore
+from orca_desktop.telemetry.totals import TotalsGroup
 
 
 def make_record(
@@ -146,14 +147,16 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
         SqliteStore(db_path).start()
 
 
-def test_totals_rows_keep_money_exact(db_path: Path) -> None:
+def test_totals_keep_money_exact(db_path: Path) -> None:
     with SqliteStore(db_path) as store:
         store.add(make_record(1, cost_usd="0.000000123456789012345", savings_usd=None))
+        store.add(make_record(2, cost_usd="1E-30", savings_usd="-0.5", status=502))
     with SqliteStore(db_path) as store:
-        (row,) = list(store.iter_totals())
-    assert row.cost_usd == Decimal("0.000000123456789012345")
-    assert row.savings_usd is None
-    assert (row.status, row.overhead_ms) == (200, 1.5)
+        (group,) = list(store.iter_totals())  # both started at the same time
+    assert isinstance(group, TotalsGroup)
+    assert group.cost_usd == Decimal("0.000000123456789012345000000001")
+    assert group.savings_usd == Decimal("-0.5")  # a NULL adds nothing
+    assert (group.requests, group.errors, group.overhead_count) == (2, 1, 2)
 
 
 def test_add_after_close_is_ignored(db_path: Path) -> None:
@@ -299,7 +302,8 @@ def test_a_schema_1_database_is_read_and_extended(db_path: Path) -> None:
         assert [r.id for r in store.recent(3, before=today[0].id)] == [
             r.id for r in reversed(yesterday[1:])
         ]
-        assert len([row for row in store.iter_totals()]) == 7
+        groups = [g for g in store.iter_totals() if isinstance(g, TotalsGroup)]
+        assert sum(g.requests for g in groups) == 7
     conn = sqlite3.connect(db_path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
