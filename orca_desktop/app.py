@@ -84,7 +84,8 @@ class Options:
     """Keep `Core.live` (recent rows, for a window's first snapshot) fed; the desktop app does."""
 
 
-def _make_provider(spec: ProviderSpec, cfg: Config) -> Provider:
+def make_provider(spec: ProviderSpec, cfg: Config) -> Provider:
+    """The client for one provider: Anthropic's native adapter or the OpenAI-compatible one."""
     if spec.kind == "anthropic":
         return AnthropicProvider(spec, cfg.server)
     return OpenAICompatProvider(spec, cfg.server)
@@ -122,9 +123,7 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
             log.warning("%s", exc)
         token = await _local_token(keystore)
 
-        providers: dict[str, Provider] = {
-            pid: _make_provider(s, config) for pid, s in specs.items()
-        }
+        providers: dict[str, Provider] = {pid: make_provider(s, config) for pid, s in specs.items()}
         for provider in providers.values():
             stack.push_async_callback(provider.close)
         catalog = Catalog.build(routing_config, price_cache=data_dir / PRICE_CACHE_FILE)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from orca_desktop import __version__
-from orca_desktop.app import Options, make_keystore, serve
+from orca_desktop.app import Options, make_keystore, make_provider, serve
 from orca_desktop.config import ConfigError, default_config_path, load_config
 from orca_desktop.core import Core
 from orca_desktop.keystore import KeyStore, NoSecureKeyring
@@ -250,8 +250,6 @@ def _keys_list(store: KeyStore, opts: Options, out: TextIO) -> int:
 
 
 async def _keys_test(store: KeyStore, opts: Options, provider: str) -> int:
-    from orca_desktop.providers.openai_compat import OpenAICompatProvider
-
     config = load_config(opts.config_path or default_config_path())
     spec = resolve_providers(config)[provider]
     await asyncio.get_running_loop().run_in_executor(None, store.load, [provider])
@@ -259,7 +257,7 @@ async def _keys_test(store: KeyStore, opts: Options, provider: str) -> int:
     if key is None:
         print(f"No key for {provider}: run `orca-desktop keys set {provider}`.", file=sys.stderr)
         return 1
-    client = OpenAICompatProvider(spec, config.server)
+    client = make_provider(spec, config)  # Anthropic asks its models endpoint natively
     try:
         status, message = await client.list_models(key)
     finally:

@@ -214,3 +214,26 @@ async def test_serve_demo_routes_without_keys_or_network(tmp_path: Path) -> None
 async def test_every_command_has_help(command: list[str]) -> None:
     rc, out, _ = await run(*command, "--help", env=cli_env("unused"))
     assert rc == 0 and "usage: orca-desktop" in out
+
+
+async def test_keys_test_asks_an_anthropic_provider_natively(
+    tmp_path: Path, test_secrets: Any
+) -> None:
+    """An `anthropic` provider, given without `/v1` as PRODUCT.md allows: its models
+    endpoint is asked with `x-api-key` and `anthropic-version`, not an OpenAI Bearer."""
+    key = test_secrets.new("anthropic-key")
+    async with FakeProvider(require_key=key) as fake:
+        config = tmp_path / "config.toml"
+        root = fake.base_url.removesuffix("/v1")
+        write_config(
+            config,
+            fake.base_url,
+            extra=f'[providers.claude]\nkind = "anthropic"\nbase_url = "{root}"\n',
+        )
+        env = cli_env("unused", ORCA_KEY_CLAUDE=key)
+        rc, out, err = await run("keys", "test", "claude", "--config", str(config), env=env)
+        assert rc == 0 and "key works" in out, out + err
+        (asked,) = [r for r in fake.requests if r.api == "models"]
+        assert asked.api_key == key and asked.bearer is None
+        assert asked.headers.get("anthropic-version")
+        assert key not in out + err
