@@ -23,7 +23,9 @@ from orca_desktop.wire.errors import anthropic_error_body, openai_error_body
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
-_LIVENESS = frozenset({("GET", "/healthz"), ("HEAD", "/healthz"), ("HEAD", "/"), ("GET", "/")})
+# PRODUCT.md: `GET /healthz` and `HEAD /` (and HEAD of /healthz, which is its GET without
+# a body) need no token; everything else does, `GET /` included.
+_LIVENESS = frozenset({("GET", "/healthz"), ("HEAD", "/healthz"), ("HEAD", "/")})
 
 
 @dataclass(slots=True)

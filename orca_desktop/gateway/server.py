@@ -30,9 +30,14 @@ log = logging.getLogger(__name__)
 
 
 async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    """Every response carries X-Orca-Request-Id; routed answers set their own first."""
-    if H.REQUEST_ID not in response.headers:
-        response.headers[H.REQUEST_ID] = new_request_id()
+    """Every response carries X-Orca-Request-Id; routed answers set their own first.
+
+    aiohttp's `Server: Python/… aiohttp/…` is dropped: the liveness checks must reveal
+    nothing but that the gateway is up, and no answer needs to name our versions."""
+    headers = response.headers
+    if H.REQUEST_ID not in headers:
+        headers[H.REQUEST_ID] = new_request_id()
+    headers.popall("Server", None)
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -303,7 +303,7 @@ async def test_every_route_is_behind_the_gate(gateway: Gateway) -> None:
         routes.add(("GET" if route.method == "*" else route.method, path))
     assert {("POST", "/v1/chat/completions"), ("POST", "/v1/messages")} <= routes
     assert {("GET", "/orca/v1/events"), ("GET", "/v1/not-a-route")} <= routes
-    liveness = {("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/"), ("HEAD", "/")}
+    liveness = {("GET", "/healthz"), ("HEAD", "/healthz"), ("HEAD", "/")}
     async with aiohttp.ClientSession() as http:
         for method, path in sorted(routes):
             url = f"{gateway.root}{path}"
@@ -316,6 +316,25 @@ async def test_every_route_is_behind_the_gate(gateway: Gateway) -> None:
                 assert resp.status == 401, (method, path)
                 assert resp.headers["X-Orca-Request-Id"].startswith("orq_")
     assert gateway.fake.requests == []
+
+
+async def test_liveness_needs_no_token_and_reveals_nothing_else(gateway: Gateway) -> None:
+    """`GET /healthz` and `HEAD /` answer without a token; `GET /` is not a liveness check,
+    and no answer names the server software."""
+    async with aiohttp.ClientSession() as http:
+        for method, path, status in (
+            ("GET", "/healthz", 200),
+            ("HEAD", "/", 200),
+            ("GET", "/", 401),
+            ("GET", "/v1/models", 401),
+        ):
+            async with http.request(method, f"{gateway.root}{path}") as resp:
+                assert resp.status == status, (method, path)
+                assert "Server" not in resp.headers, (method, path, resp.headers["Server"])
+                assert resp.headers["X-Orca-Request-Id"].startswith("orq_")
+    async with aiohttp.ClientSession(headers=gateway.auth) as http:
+        async with http.get(f"{gateway.root}/") as resp:
+            assert resp.status == 200 and "Server" not in resp.headers
 
 
 async def test_a_wrong_method_is_a_405_naming_the_allowed_ones(gateway: Gateway) -> None:
