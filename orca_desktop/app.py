@@ -36,7 +36,7 @@ from orca_desktop.events import (
     EventHub,
     RequestFinished,
 )
-from orca_desktop.gateway.auth import Gate
+from orca_desktop.gateway.auth import Gate, normal_origins
 from orca_desktop.gateway.context import GatewayContext
 from orca_desktop.gateway.local_api import LocalApiDeps
 from orca_desktop.gateway.server import GatewayServer, build_app
@@ -161,7 +161,7 @@ async def open_core(opts: Options) -> AsyncIterator[Core]:
         token_bytes = token.encode()
         gate = Gate(
             token=lambda: token_bytes,
-            allowed_origins=frozenset(config.server.allowed_origins),
+            allowed_origins=normal_origins(config.server.allowed_origins),
             bind_host=config.server.host,
             on_refused=stats.count_unauthenticated,
         )

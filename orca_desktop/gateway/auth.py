@@ -7,13 +7,19 @@ a test walks every route to check that none is left open).
 A refusal is an error in the endpoint's own shape (OpenAI's, or Anthropic's on
 `/v1/messages`), never a 500. Tokens are compared in constant time. Liveness
 checks (`GET /healthz`, `HEAD /`) need no token and reveal nothing else.
+
+A page whose Origin is in `[server] allowed_origins` can really call the
+gateway from a browser: its CORS preflight is answered (without the token,
+which browsers never send on one) and the answers carry the CORS headers
+that let it read them and Orca's `X-Orca-*` headers. Other pages get 403.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -26,6 +32,24 @@ _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-lo
 # PRODUCT.md: `GET /healthz` and `HEAD /` (and HEAD of /healthz, which is its GET without
 # a body) need no token; everything else does, `GET /` included.
 _LIVENESS = frozenset({("GET", "/healthz"), ("HEAD", "/healthz"), ("HEAD", "/")})
+_HEADER_LIST = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*")
+_EXPOSED = ", ".join(
+    (
+        "X-Orca-Request-Id",
+        "X-Orca-Overhead-Ms",
+        "X-Orca-BYOK",
+        "X-Orca-Provider",
+        "X-Orca-Model",
+        "X-Orca-Route",
+        "X-Orca-Route-Reason",
+        "Retry-After",
+    )
+)
+
+
+def normal_origins(origins: Iterable[str]) -> frozenset[str]:
+    """`[server] allowed_origins` as browsers send them: no trailing slash, lower case."""
+    return frozenset(o.strip().rstrip("/").lower() for o in origins if o.strip())
 
 
 @dataclass(slots=True)
@@ -82,6 +106,10 @@ class Gate:
                 "in the config to let that web page call Orca Desktop",
                 code="forbidden_origin",
             )
+        if origin is not None and request.method == "OPTIONS":
+            preflight = self.preflight(request, origin)
+            if preflight is not None:
+                return preflight
         if (request.method, request.path) not in _LIVENESS and not self.token_ok(request):
             self.on_refused()
             return error_response(
@@ -92,6 +120,38 @@ class Gate:
                 code="invalid_api_key",
             )
         return None
+
+    def preflight(self, request: web.Request, origin: str) -> web.Response | None:
+        """The answer to a browser's CORS preflight from an allowed page, else None.
+
+        Browsers send no credentials on a preflight, so it is answered without the
+        token; the request that follows still needs it.
+        """
+        method = request.headers.get("Access-Control-Request-Method")
+        if method is None:
+            return None
+        asked = request.headers.get("Access-Control-Request-Headers", "")
+        allowed = asked if _HEADER_LIST.fullmatch(asked) else "authorization, content-type"
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": "GET, POST, HEAD, OPTIONS",
+                "Access-Control-Allow-Headers": allowed or "authorization, content-type",
+                "Access-Control-Max-Age": "600",
+                "Vary": "Origin",
+            },
+        )
+
+    def cors_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Let an allowed page read the answer and Orca's headers (CORS); others get none."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin in self.allowed_origins:
+            headers = response.headers
+            if "Access-Control-Allow-Origin" not in headers:
+                headers["Access-Control-Allow-Origin"] = origin
+                headers["Access-Control-Expose-Headers"] = _EXPOSED
+                headers.add("Vary", "Origin")
 
     def guard(self, handler: Handler) -> Handler:
         """`handler` behind the gate, with aiohttp's HTTP errors (a 413 from reading

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -29,15 +30,25 @@ from orca_desktop.gateway.models import handle_models
 log = logging.getLogger(__name__)
 
 
-async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    """Every response carries X-Orca-Request-Id; routed answers set their own first.
+def _response_stamp(gate: Gate) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """The `on_response_prepare` hook: headers every answer gets, errors and 500s included.
 
-    aiohttp's `Server: Python/… aiohttp/…` is dropped: the liveness checks must reveal
-    nothing but that the gateway is up, and no answer needs to name our versions."""
-    headers = response.headers
-    if H.REQUEST_ID not in headers:
-        headers[H.REQUEST_ID] = new_request_id()
-    headers.popall("Server", None)
+    Every response carries X-Orca-Request-Id (routed answers set their own first);
+    an allowed page's answers carry CORS headers; aiohttp's `Server: Python/…
+    aiohttp/…` is dropped: the liveness checks must reveal nothing but that the
+    gateway is up, and no answer needs to name our versions.
+    """
+    cors = bool(gate.allowed_origins)
+
+    async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+        headers = response.headers
+        if H.REQUEST_ID not in headers:
+            headers[H.REQUEST_ID] = new_request_id()
+        headers.popall("Server", None)
+        if cors:
+            gate.cors_headers(request, response)
+
+    return stamp
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -57,7 +68,7 @@ def build_app(
     limit = int(ctx.config.server.max_body_mb * 1024 * 1024) + 1
     app = web.Application(client_max_size=limit, handler_args={"max_field_size": 65536})
     app[CONTEXT] = ctx
-    app.on_response_prepare.append(_stamp_request_id)
+    app.on_response_prepare.append(_response_stamp(gate))
     routes = app.router
     routes.add_get("/healthz", gate.guard(_healthz))
     routes.add_get("/", gate.guard(_root))

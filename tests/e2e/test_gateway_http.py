@@ -150,6 +150,48 @@ async def test_foreign_origin_is_a_403_and_allowed_origin_works(
     assert len(gw.fake.requests) == 1  # only the allowed page reached the provider
 
 
+async def test_an_allowed_page_can_call_the_gateway_from_a_browser(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """CORS as a browser does it: a preflight without credentials, then the request with
+    the token; the page may read the answer and Orca's headers. The config's trailing
+    slash does not matter (browsers send none)."""
+    gw = await gateway_factory(server_extra='allowed_origins = ["https://App.example/"]')
+    gw.fake.script("fake-small", Reply(content="ok"))
+    preflight = {
+        "Origin": "https://app.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, x-stainless-os",
+    }
+    url = f"{gw.base_url}/chat/completions"
+    async with aiohttp.ClientSession() as http:
+        async with http.options(url, headers=preflight) as resp:
+            assert resp.status == 204
+            assert resp.headers["Access-Control-Allow-Origin"] == "https://app.example"
+            assert "POST" in resp.headers["Access-Control-Allow-Methods"]
+            assert resp.headers["Access-Control-Allow-Headers"] == preflight[
+                "Access-Control-Request-Headers"
+            ]
+        foreign = {**preflight, "Origin": "https://evil.example"}
+        async with http.options(url, headers=foreign) as resp:
+            assert resp.status == 403
+            assert "Access-Control-Allow-Origin" not in resp.headers
+        async with http.options(url) as resp:  # not a preflight: the token is needed
+            assert resp.status == 401
+    status, headers, data = await post(gw, headers={"Origin": "https://app.example"})
+    assert status == 200 and data["choices"][0]["message"]["content"] == "ok"
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example"
+    exposed = {h.strip().lower() for h in headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"x-orca-request-id", "x-orca-provider", "x-orca-route"} <= exposed
+    status, headers, _ = await post(gw)  # no Origin: a tool, not a page
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers
+    status, headers, _ = await post(
+        gw, headers={"Origin": "https://app.example", "Authorization": "Bearer wrong"}
+    )
+    assert status == 401  # the page still needs the token
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example"  # it may read why
+
+
 async def test_body_over_the_limit_is_a_413(gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory(server_extra="max_body_mb = 0.01")
     big = {**GOOD, "messages": [{"role": "user", "content": "x" * 20_000}]}
