@@ -16,8 +16,13 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import cast
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_server import Server
 
 from orca_desktop.gateway import headers as H
 from orca_desktop.gateway.auth import Gate, Handler, error_response
@@ -118,13 +123,73 @@ def _no_route(app: web.Application) -> Handler:
     return no_route
 
 
+class _RequestHandler(RequestHandler):
+    """aiohttp's connection handler, with its own error answers in our shape.
+
+    aiohttp answers a request it cannot parse (a header over 8 KiB, a broken
+    request line) and an unhandled exception itself, in text/plain and before
+    any route or signal: no X-Orca-Request-Id, no JSON. Those answers go
+    through here. The message is ours, never aiohttp's, which may quote the
+    offending bytes (a header value, a token).
+    """
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; refuses if sent already
+        if status >= 500:
+            text = "internal error in Orca Desktop; its log has the details"
+        else:
+            try:
+                phrase = HTTPStatus(status).phrase
+            except ValueError:
+                phrase = str(status)
+            text = (
+                f"malformed HTTP request ({phrase}): the request line or a header "
+                "could not be read (each header is limited to 8 KiB)"
+            )
+        shaped = error_response(cast(web.Request, request), status, text)
+        response = _Unsigned(
+            status=status,
+            body=shaped.body,
+            content_type="application/json",
+            headers={H.REQUEST_ID: new_request_id()},
+        )
+        response.force_close()
+        return response
+
+
+class _Unsigned(web.Response):
+    """A response without aiohttp's `Server` header, for answers no signal sees."""
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self.headers.popall("Server", None)
+
+
+class _Server(Server):
+    def __call__(self) -> RequestHandler:
+        return _RequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        server.__class__ = _Server  # the same object, handing out our connection handler
+        return server
+
+
 class GatewayServer:
     """The listening socket; `start`, `move_to(port)`, `stop`."""
 
     def __init__(self, app: web.Application, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self._runner = web.AppRunner(
+        self._runner = _Runner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
         )
         self._site: web.BaseSite | None = None

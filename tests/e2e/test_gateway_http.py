@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -169,9 +170,10 @@ async def test_an_allowed_page_can_call_the_gateway_from_a_browser(
             assert resp.status == 204
             assert resp.headers["Access-Control-Allow-Origin"] == "https://app.example"
             assert "POST" in resp.headers["Access-Control-Allow-Methods"]
-            assert resp.headers["Access-Control-Allow-Headers"] == preflight[
-                "Access-Control-Request-Headers"
-            ]
+            assert (
+                resp.headers["Access-Control-Allow-Headers"]
+                == preflight["Access-Control-Request-Headers"]
+            )
         foreign = {**preflight, "Origin": "https://evil.example"}
         async with http.options(url, headers=foreign) as resp:
             assert resp.status == 403
@@ -190,6 +192,39 @@ async def test_an_allowed_page_can_call_the_gateway_from_a_browser(
     )
     assert status == 401  # the page still needs the token
     assert headers["Access-Control-Allow-Origin"] == "https://app.example"  # it may read why
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"GARBAGE\x01 / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: x\r\n\r\n",
+    ],
+    ids=["header-too-large", "bad-request-line", "bad-content-length"],
+)
+async def test_a_request_http_cannot_parse_gets_our_error_shape(
+    gateway: Gateway, head: bytes
+) -> None:
+    """aiohttp answers these itself, before any route: still a JSON error with
+    X-Orca-Request-Id, and none of the offending bytes quoted back."""
+    port = int(gateway.root.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert status_line.split()[1].startswith(b"4"), status_line
+    assert b"x-orca-request-id: orq_" in headers.lower()
+    assert b"content-type: application/json" in headers.lower()
+    assert b"server:" not in headers.lower()
+    err = _error(json.loads(body))
+    assert "malformed HTTP request" in err["message"]
+    assert "aaaa" not in err["message"] and "GARBAGE" not in err["message"]
 
 
 async def test_body_over_the_limit_is_a_413(gateway_factory: GatewayFactory) -> None:
