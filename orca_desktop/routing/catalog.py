@@ -39,6 +39,7 @@ __all__ = [
     "ModelInfo",
     "genai_prices_provider",
     "load_bundled",
+    "undated",
 ]
 
 CAPABILITIES = frozenset({"tools", "vision", "json_schema", "reasoning"})
@@ -164,6 +165,28 @@ class Catalog:
         """Known ids resembling `name`, best first, for "did you mean" messages."""
         bare = name.split("/", 1)[1] if "/" in name and name not in self._by_id else name
         return difflib.get_close_matches(bare, list(self._by_id), n=n, cutoff=0.6)
+
+
+def undated(model_id: str) -> str | None:
+    """`model_id` without a trailing snapshot date, or None when it has none.
+
+    A snapshot date is `-YYYYMMDD` (Anthropic: `claude-sonnet-4-5-20250929`)
+    or `-YYYY-MM-DD` (OpenAI: `gpt-4o-2024-08-06`) in ASCII digits, with a
+    month of 01-12 and a day of 01-31; nothing else (`-latest`, `-0613`, a
+    longer number) counts.
+    """
+    if len(model_id) > 9 and model_id[-9] == "-":
+        if _is_date(model_id[-8:-4], model_id[-4:-2], model_id[-2:]):
+            return model_id[:-9]
+    if len(model_id) > 11 and model_id[-11] == model_id[-6] == model_id[-3] == "-":
+        if _is_date(model_id[-10:-6], model_id[-5:-3], model_id[-2:]):
+            return model_id[:-11]
+    return None
+
+
+def _is_date(year: str, month: str, day: str) -> bool:
+    digits = year + month + day
+    return digits.isascii() and digits.isdigit() and 1 <= int(month) <= 12 and 1 <= int(day) <= 31
 
 
 def load_bundled(path: Path, prices: PriceTable = TABLE) -> list[ModelInfo]:

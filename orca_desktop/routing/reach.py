@@ -35,10 +35,17 @@ class Route:
     byok: bool
 
 
-def route_for(model: ModelInfo, reach: Reach) -> Route | None:
-    """Direct when the provider is reachable, else through the hosted router, else None."""
-    if model.provider in reach.direct:
-        return Route(model.provider, model.upstream_id, True)
+def route_for(model: ModelInfo, reach: Reach, snapshot: str | None = None) -> Route | None:
+    """Direct when the provider is reachable, else through the hosted router, else None.
+
+    `snapshot` is a dated id the client named for this entry (`gpt-4o-2024-08-06`):
+    the entry's own provider is asked for exactly that. A hosted router is
+    addressed by catalog ids (never by a provider's `upstream_id`), so it gets
+    the entry's id, as for an undated request.
+    """
+    provider = model.provider
+    if provider in reach.direct:
+        return Route(provider, snapshot or model.upstream_id, True)
     if reach.hosted_router is not None:
         return Route(reach.hosted_router, model.id, False)
     return None

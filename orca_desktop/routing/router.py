@@ -12,7 +12,10 @@ awaits, never sees a key.
 Model forms (PRODUCT.md "Model forms"): a plain id; `provider/id` (pins the
 provider); `auto`, `router`, `default`, `orbitrage`, `orcarouter/auto` (the
 auto router: cheapest reachable capable model); `orcarouter/NAME` (a
-configured router); a request fallback list (`models` + `route`).
+configured router); a request fallback list (`models` + `route`). An id the
+catalog does not know that is a known id plus a snapshot date
+(`gpt-4o-2024-08-06`, `claude-sonnet-4-5-20250929`) is that entry, asked of
+its own provider by the dated id (see `catalog.undated`, `reach.route_for`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from orca_desktop.config import Config, ConfigError, RouterConfig
-from orca_desktop.routing.catalog import Catalog, ModelInfo
+from orca_desktop.routing.catalog import Catalog, ModelInfo, undated
 from orca_desktop.routing.cooldown import Cooldowns, LatencyTracker
 from orca_desktop.routing.reach import Reach, no_key_message, no_key_reason, route_for
 from orca_desktop.routing.requirements import CAPABILITY_BITS, REASONING, VISION, Requirements
@@ -41,6 +44,11 @@ AUTO_ALIASES = frozenset({"auto", "router", "default", "orbitrage", "orcarouter/
 ROUTER_PREFIX = "orcarouter/"
 AUTO_CHAIN_LENGTH = 6  # the auto router's chain: the cheapest few, not the whole catalog
 _POOL_CACHE_LIMIT = 4096
+_DATED_CACHE_LIMIT = 1024
+
+_Target = tuple[tuple[Row, ...], str | None]
+"""The rows one requested name stands for, and the dated id to ask their providers
+for (None: each entry's own upstream id)."""
 
 
 class Candidate:
@@ -205,6 +213,8 @@ class Router:
         self._pools: dict[tuple[int, int, Reach], _Pool] = {}
         everything = [Option(r, r.model.provider, r.model.upstream_id, False) for r in self._rows]
         self._global_band = skyband(everything, AUTO_CHAIN_LENGTH)
+        # dated names already resolved (`_rows_for`); single-row ones take `_pinned_one` too
+        self._dated: dict[str, _Target] = {}
         self._check_routers()
         # ids that name exactly one catalog entry and no router: `_pinned_one` may decide them
         self._one_row = {
@@ -279,9 +289,13 @@ class Router:
         path has to decide. Either way the decision is the same.
         """
         row = self._one_row.get(model)
+        snapshot = None
         if row is None:
-            return None
-        route = route_for(row.model, reach)
+            dated = self._dated.get(model)
+            if dated is None or len(dated[0]) != 1:
+                return None
+            (row,), snapshot = dated
+        route = route_for(row.model, reach, snapshot)
         if route is None or req.mask_without_vision & ~row.mask:
             return None
         if not row.mask & VISION and req.vision:
@@ -314,22 +328,49 @@ class Router:
                 return self._named(name, ask, stack)
         if lowered in AUTO_ALIASES:
             return "auto", "cheapest", self._auto(ask)
-        rows = self._rows_for(target)
-        return "pinned", "direct", self._explicit(rows, ask, target, order="cost")
-
-    def _rows_for(self, target: str) -> tuple[Row, ...]:
-        """Rows for a plain id or `provider/id`; RoutingError 404 when unknown."""
-        rows = self._rows_by_id.get(target) or self._rows_by_id.get(
-            self._lower_ids.get(target.lower(), ""), ()
+        return (
+            "pinned",
+            "direct",
+            self._explicit([self._rows_for(target)], ask, target, order="cost"),
         )
+
+    def _rows_for(self, target: str) -> _Target:
+        """Rows for a plain id or `provider/id`, either one maybe dated; 404 when unknown.
+
+        An id the catalog knows always wins; only then is a snapshot date
+        looked for, so known ids never pay for the rule.
+        """
+        rows, _ = self._match(target)
         if rows:
-            return rows
+            return rows, None
+        known = self._dated.get(target)
+        if known is not None:
+            return known
+        base = undated(target)
+        if base is not None:
+            rows, name = self._match(base)
+            if rows:
+                return self._remember_dated(target, (rows, name + target[len(base) :]))
+        raise self._unknown(target)
+
+    def _remember_dated(self, target: str, resolved: _Target) -> _Target:
+        """Keep a dated name's resolution, so the next request with it costs what a
+        plain id costs (Claude Code sends a dated id with every request)."""
+        if len(self._dated) >= _DATED_CACHE_LIMIT:
+            self._dated.clear()
+        if not self._names_a_router(target):
+            self._dated[target] = resolved
+        return resolved
+
+    def _match(self, target: str) -> tuple[tuple[Row, ...], str]:
+        """Rows for a plain id or `provider/id`, and the part of `target` naming the model."""
+        rows = self._rows_for_plain(target)
+        if rows:
+            return rows, target
         prefix, _, rest = target.partition("/")
         if rest and prefix in self._providers:
-            pinned = tuple(r for r in self._rows_for_plain(rest) if r.model.provider == prefix)
-            if pinned:
-                return pinned
-        raise self._unknown(target)
+            return tuple(r for r in self._rows_for_plain(rest) if r.model.provider == prefix), rest
+        return (), target
 
     def _rows_for_plain(self, model_id: str) -> tuple[Row, ...]:
         return self._rows_by_id.get(model_id) or self._rows_by_id.get(
@@ -462,20 +503,20 @@ class Router:
 
     # -- explicit lists: plain ids, pinned ids, named routers ----------------------
 
-    def _explicit(self, rows: Sequence[Row], ask: _Ask, what: str, *, order: str) -> _Plan:
+    def _explicit(self, targets: Sequence[_Target], ask: _Ask, what: str, *, order: str) -> _Plan:
         excluded: list[Candidate] = []
         eligible: list[Option] = []
         seen: set[tuple[str, str]] = set()
-        for row in rows:
-            reason = self._exclusion(row, ask)
-            route = route_for(row.model, ask.reach) if reason is None else None
-            if route is None:
-                excluded.append(
-                    self._excluded(row, reason or no_key_reason(row.model.provider), ask)
-                )
-            elif (route.via, route.upstream_model) not in seen:
-                seen.add((route.via, route.upstream_model))
-                eligible.append(Option(row, route.via, route.upstream_model, route.byok))
+        for rows, snapshot in targets:
+            for row in rows:
+                reason = self._exclusion(row, ask)
+                route = route_for(row.model, ask.reach, snapshot) if reason is None else None
+                if route is None:
+                    reason = reason or no_key_reason(row.model.provider)
+                    excluded.append(self._excluded(row, reason, ask, snapshot=snapshot))
+                elif (route.via, route.upstream_model) not in seen:
+                    seen.add((route.via, route.upstream_model))
+                    eligible.append(Option(row, route.via, route.upstream_model, route.byok))
         if order == "cost":
             eligible = rank_by_cost(eligible, ask.prompt_tokens, ask.output_tokens)
         elif order == "latency":
@@ -504,9 +545,9 @@ class Router:
         router = self._routers[name]
         if router.strategy == "rules":
             return name, "rules", self._rules(name, router, ask, (*stack, name))
-        rows = [row for item in router.models for row in self._rows_for(item)]
+        targets = [self._rows_for(item) for item in router.models]
         order = {"cheapest": "cost", "fastest": "latency"}.get(router.strategy, "given")
-        plan = self._explicit(rows, ask, f"router {name!r}", order=order)
+        plan = self._explicit(targets, ask, f"router {name!r}", order=order)
         if plan.chain:
             first = plan.chain[0]
             plan.reason = f"router {name} ({router.strategy}): {first.model.id} via {first.via}"
@@ -596,12 +637,19 @@ class Router:
             excluded,
         )
 
-    def _excluded(self, row: Row, reason: str, ask: _Ask, cost: Decimal | None = None) -> Candidate:
-        route = route_for(row.model, ask.reach)
+    def _excluded(
+        self,
+        row: Row,
+        reason: str,
+        ask: _Ask,
+        cost: Decimal | None = None,
+        snapshot: str | None = None,
+    ) -> Candidate:
+        route = route_for(row.model, ask.reach, snapshot)
         via, upstream, byok = (
             (route.via, route.upstream_model, route.byok)
             if route is not None
-            else (row.model.provider, row.model.upstream_id, False)
+            else (row.model.provider, snapshot or row.model.upstream_id, False)
         )
         if cost is None:
             cost = row.cost_usd(ask.prompt_tokens, ask.output_tokens)

@@ -521,7 +521,11 @@ REACHES = [
     Reach(frozenset({"groq"}), "orcarouter"),
     Reach(frozenset()),
 ]
-FORMS = ["tiny", "seer", "big", "long", "openai/oss", "dual", "openai/seer", "auto", "nope"]
+FORMS = [
+    *("tiny", "seer", "big", "long", "openai/oss", "dual", "openai/seer", "auto", "nope"),
+    *("seer-2025-01-31", "big-20250131", "openai/seer-20250131", "dual-2025-01-31"),
+    *("openai/oss-20250131", "nope-20250131"),
+]
 
 
 def _outcome(call: Any) -> Any:
@@ -567,8 +571,9 @@ def test_a_pinned_model_gets_the_same_decision_as_through_the_general_path(
         max_tokens=max_tokens,
     )
     raw = orjson.dumps(body)
-    quick = _outcome(lambda: s.router.decide(form, req=requirements_of(body, raw=raw), reach=reach))
+    # the general path first: a dated id takes the quick one once it has been resolved
     general = _outcome(lambda: s.router._decide(form, (), None, requirements_of(body), reach))
+    quick = _outcome(lambda: s.router.decide(form, req=requirements_of(body, raw=raw), reach=reach))
     assert quick == general
 
 
