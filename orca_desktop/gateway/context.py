@@ -42,17 +42,24 @@ class GatewayContext:
     reference: ModelInfo | None = None
 
     def refresh_reach(self) -> None:
-        """Recompute which providers are usable (after a key was saved or deleted)."""
-        direct = set()
+        """Recompute which providers are usable (after a key was saved or deleted).
+
+        A keyless provider (local, demo) reached with no key of the user's is
+        direct but not BYOK: its answers say `X-Orca-BYOK: false`.
+        """
+        direct: set[str] = set()
+        keyless: set[str] = set()
         hosted: str | None = None
         for pid, spec in self.specs.items():
-            usable = (spec.keyless and spec.configured) or self.keystore.get(pid) is not None
-            if not usable:
+            has_key = self.keystore.get(pid) is not None
+            if not has_key and not (spec.keyless and spec.configured):
                 continue
             direct.add(pid)
+            if not has_key:
+                keyless.add(pid)
             if spec.hosted_router and hosted is None:
                 hosted = pid
-        self.reach = Reach(direct=frozenset(direct), hosted_router=hosted)
+        self.reach = Reach(frozenset(direct), hosted, frozenset(keyless))
         ref = self.catalog.get(self.config.routing.reference_model)
         self.reference = ref[0] if ref else None
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from orca_desktop.gateway.context import CONTEXT, GatewayContext
 from orca_desktop.routing.catalog import ModelInfo
+from orca_desktop.routing.reach import route_for
 
 
 async def handle_models(request: web.Request) -> web.Response:
@@ -25,16 +26,14 @@ def reachable_models(ctx: GatewayContext) -> list[dict[str, Any]]:
     seen: set[str] = set()
     items: list[dict[str, Any]] = []
     for model in ctx.catalog.entries():
-        if model.provider in reach.direct:
-            via, byok = model.provider, True
-        elif reach.hosted_router is not None:
-            via, byok = reach.hosted_router, False
-        else:
-            continue
-        if model.id in seen:
+        route = route_for(model, reach)  # the router's own rule, BYOK included
+        if route is None or model.id in seen:
             continue
         seen.add(model.id)
-        items.append(_item(model, via, byok, ctx.specs[via].label if via in ctx.specs else via))
+        via = route.via
+        items.append(
+            _item(model, via, route.byok, ctx.specs[via].label if via in ctx.specs else via)
+        )
     return items
 
 

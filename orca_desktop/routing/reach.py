@@ -18,12 +18,15 @@ class Reach:
     """Providers usable directly, and the hosted router to use for the others.
 
     `direct`: provider ids with a key present, or keyless local providers
-    that are configured. `hosted_router`: the provider id of a hosted router
+    that are configured. `keyless`: those of `direct` reached without a key
+    of the user's (nothing stored or in the environment), so an answer from
+    them is not BYOK. `hosted_router`: the provider id of a hosted router
     (orcarouter, orbitrage) that has a key, or None.
     """
 
     direct: frozenset[str]
     hosted_router: str | None = None
+    keyless: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,7 @@ def route_for(model: ModelInfo, reach: Reach, snapshot: str | None = None) -> Ro
     """
     provider = model.provider
     if provider in reach.direct:
-        return Route(provider, snapshot or model.upstream_id, True)
+        return Route(provider, snapshot or model.upstream_id, provider not in reach.keyless)
     if reach.hosted_router is not None:
         return Route(reach.hosted_router, model.id, False)
     return None

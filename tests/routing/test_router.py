@@ -517,6 +517,7 @@ def test_auto_chain_equals_brute_force_ranking_with_any_cooling(
 
 REACHES = [
     Reach(frozenset({"openai", "anthropic", "groq"})),
+    Reach(frozenset({"openai", "anthropic", "groq"}), keyless=frozenset({"groq"})),
     Reach(frozenset({"openai"})),
     Reach(frozenset({"groq"}), "orcarouter"),
     Reach(frozenset()),
