@@ -24,7 +24,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,9 +52,13 @@ class Reply:
     `chunk_interval` seconds between them; tool-call arguments go out in fragments of
     `argument_fragment_chars`. `first_byte_delay` delays the response head (JSON or SSE).
     `drop_after_chunks=n` closes the connection after n content/argument chunks, without
-    a finish frame or `[DONE]`. `content_filter_preframe` sends an Azure-style first frame
-    with `"choices": []`; `sse_comments` and `unknown_events` add `: comment` lines and
-    an unknown `event:` frame between the regular frames.
+    a finish frame or `[DONE]`. `end_after_chunks=n` instead ends the response cleanly after
+    n chunks, having sent the bytes `end_with` (say, an error frame or half a frame) and
+    nothing else. `send_done=False` leaves out OpenAI's `[DONE]`; `usage_in_finish` puts
+    the usage on the finish frame (which still has its choice) instead of a separate usage
+    frame, whether the client asked or not. `content_filter_preframe` sends an Azure-style
+    first frame with `"choices": []`; `sse_comments` and `unknown_events` add `: comment`
+    lines and an unknown `event:` frame between the regular frames.
     """
 
     content: str | None = None
@@ -70,6 +74,10 @@ class Reply:
     argument_fragment_chars: int = 8
     first_byte_delay: float = 0.0
     drop_after_chunks: int | None = None
+    end_after_chunks: int | None = None
+    end_with: bytes = b""
+    send_done: bool = True
+    usage_in_finish: bool = False
     content_filter_preframe: bool = False
     sse_comments: bool = False
     unknown_events: bool = False
@@ -451,15 +459,18 @@ def _fragments(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), max(1, size))] or [""]
 
 
-def _paced(step: Reply, frames: Sequence[tuple[bytes, bool]]) -> Iterator[Frame]:
+def _paced(step: Reply, frames: Sequence[tuple[bytes, bool]]) -> Generator[Frame, None, bool]:
     """The body frames with the scripted pacing; True marks a chunk (content or argument
-    fragment), which is what `chunk_interval` and `drop_after_chunks` count."""
+    fragment), which is what `chunk_interval`, `drop_after_chunks` and `end_after_chunks`
+    count. Returns True when the script ended the stream here (the caller adds nothing)."""
     sent = 0
     for frame, is_chunk in frames:
         if is_chunk:
             if step.drop_after_chunks is not None and sent >= step.drop_after_chunks:
                 yield None
-                return
+                return True
+            if step.end_after_chunks is not None and sent >= step.end_after_chunks:
+                return (yield from _end(step))
             if sent and step.chunk_interval:
                 yield float(step.chunk_interval)
             sent += 1
@@ -468,6 +479,17 @@ def _paced(step: Reply, frames: Sequence[tuple[bytes, bool]]) -> Iterator[Frame]
             yield b": fake keep-alive\n\n"
     if step.drop_after_chunks is not None:
         yield None
+        return True
+    if step.end_after_chunks is not None:
+        return (yield from _end(step))
+    return False
+
+
+def _end(step: Reply) -> Generator[Frame, None, bool]:
+    """A clean end of the response after `step.end_with`."""
+    if step.end_with:
+        yield step.end_with
+    return True
 
 
 def _openai_frames(step: Reply, served: str, n: int, *, include_usage: bool) -> Iterator[Frame]:
@@ -512,11 +534,17 @@ def _openai_frames(step: Reply, served: str, n: int, *, include_usage: bool) -> 
             (chunk({"tool_calls": [{"index": i, "function": {"arguments": frag}}]}), True)
             for frag in _fragments(call.arguments, step.argument_fragment_chars)
         ]
-    yield from _paced(step, frames)  # the consumer stops at a drop point (None)
-    yield chunk({}, _finish(step))
-    if include_usage:
-        yield _sse({**base, "choices": [], "usage": _usage(step)})
-    yield b"data: [DONE]\n\n"
+    if (yield from _paced(step, frames)):  # dropped or ended by the script
+        return
+    if step.usage_in_finish:
+        choice = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": _finish(step)}
+        yield _sse({**base, "choices": [choice], "usage": _usage(step)})
+    else:
+        yield chunk({}, _finish(step))
+        if include_usage:
+            yield _sse({**base, "choices": [], "usage": _usage(step)})
+    if step.send_done:
+        yield b"data: [DONE]\n\n"
 
 
 def _openai_error(status: int, message: str) -> dict[str, Any]:
@@ -622,7 +650,8 @@ def _anthropic_frames(step: Reply, served: str) -> Iterator[Frame]:
         ]
         frames.append((ev("content_block_stop", index=index), False))
         index += 1
-    yield from _paced(step, frames)
+    if (yield from _paced(step, frames)):  # dropped or ended by the script
+        return
     yield ev(
         "message_delta",
         delta={"stop_reason": _anthropic_stop(step), "stop_sequence": None},

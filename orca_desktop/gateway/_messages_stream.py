@@ -1,8 +1,8 @@
 """Stream filters for `/v1/messages`: upstream SSE bytes in, Anthropic SSE bytes and facts out.
 
 Two sans-I/O filters with the `StreamFilter` shape the exchange drives
-(`feed`, `finish`, `error_tail` and the facts `usage`, `model`, `error`,
-`saw_done`, `first_content`, `finish_reason`):
+(`feed`, `flush`, `finish`, `error_tail` and the facts `usage`, `model`,
+`error`, `saw_done`, `first_content`, `finish_reason`, `complete`):
 
 - `AnthropicPassthrough` forwards an Anthropic provider's own events (pings
   included) frame by frame as they complete, reading only what accounting and
@@ -13,8 +13,10 @@ Two sans-I/O filters with the `StreamFilter` shape the exchange drives
 
 `usage` is always OpenAI-shaped (prompt tokens include cache reads and writes;
 cache reads are `cached_tokens`), so the exchange prices both the same way. A
-stream that ends without Anthropic's `message_stop` (or OpenAI's finish) ends
-with an `event: error` frame, never a clean-looking truncation.
+stream that ends without Anthropic's `message_stop` (or OpenAI's finish) is not
+`complete`: the exchange ends it with `error_tail` (an `event: error` frame
+naming the provider), and `finish` on its own adds one too, so it never looks
+like a clean truncation.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class AnthropicPassthrough:
         "reported_model",
         "saw_done",
         "served_model",
+        "truncated",
     )
 
     def __init__(self, *, served_model: str | None = None) -> None:
@@ -93,6 +96,7 @@ class AnthropicPassthrough:
         self.finish_reason: str | None = None
         self._usage: dict[str, Any] = {}
         self._ended = False  # message_delta arrived (final usage)
+        self.truncated = False  # the upstream ended inside a frame (it was dropped)
         self._buf = b""
         self._closed = False
 
@@ -125,15 +129,30 @@ class AnthropicPassthrough:
                 self._note(frame)
         return out
 
-    def finish(self) -> bytes:
-        """The last unterminated frame, if any; an error frame when the message was cut."""
+    @property
+    def complete(self) -> bool:
+        """message_stop arrived: the message is whole."""
+        return self.saw_done
+
+    def flush(self) -> bytes:
+        """The upstream ended: its last frame if that came whole without the blank line
+        (a frame cut inside its data is dropped: SDKs fail on half a JSON object)."""
         if self._closed:
             return b""
-        tail = b""
-        if self._buf.strip():
-            self._note(self._buf)
-            tail = self._buf.rstrip(b"\n") + b"\n\n"
-        self._buf = b""
+        block, self._buf = self._buf.strip(b"\n"), b""
+        if not block:
+            return b""
+        if not _whole(block):
+            self.truncated = True
+            return b""
+        self._note(block)
+        return block + b"\n\n"
+
+    def finish(self) -> bytes:
+        """The last frame if whole (see `flush`); an error frame when the message was cut."""
+        if self._closed:
+            return b""
+        tail = self.flush()
         self._closed = True
         if not self.saw_done and self.error is None:
             tail += error_event(TRUNCATED)
@@ -199,6 +218,18 @@ class AnthropicPassthrough:
                     self._usage[key] = value
 
 
+def _whole(block: bytes) -> bool:
+    """True unless the event's data is JSON cut short."""
+    data = [line[5:].removeprefix(b" ") for line in block.split(b"\n") if line[:5] == b"data:"]
+    if not data:
+        return True
+    try:
+        orjson.loads(b"\n".join(data))
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 class TranslatedStream:
     """An OpenAI chat completions stream, cleaned, as Anthropic Messages events."""
 
@@ -232,14 +263,23 @@ class TranslatedStream:
     def finish_reason(self) -> str | None:
         return self._cleaner.finish_reason
 
+    @property
+    def complete(self) -> bool:
+        return self._cleaner.complete
+
     def feed(self, data: bytes) -> bytes:
         cleaned = self._cleaner.feed(data)
         return self._translator.feed(cleaned) if cleaned else b""
 
+    def flush(self) -> bytes:
+        """The upstream's last frame, if whole, translated."""
+        flushed = self._cleaner.flush()
+        return self._translator.feed(flushed) if flushed else b""
+
     def finish(self) -> bytes:
         """The closing events, or an error frame when the upstream stopped early."""
         flushed = self._cleaner.finish()  # the last whole frame, then [DONE]
-        if self._cleaner.saw_done or self._cleaner.finish_reason is not None:
+        if self._cleaner.complete:
             return self._translator.feed(flushed) + self._translator.finish()
         flushed = flushed.removesuffix(DONE_FRAME)  # [DONE] would close it cleanly
         return self._translator.feed(flushed) + self._translator.error_tail(TRUNCATED)

@@ -5,7 +5,9 @@ keeps the original object for forwarding (only `model`, `stream_options` and
 Orca's own routing keys change), and moves stream bytes through the sans-I/O
 `StreamCleaner` as they arrive. Failures before the first byte reached the
 client fall back to the next candidate; after it the stream ends with a clean
-error frame.
+error frame. A stream the provider ends before its answer is complete, or
+that carries the provider's own error, is a failure too: 502 in the record
+and its attempt, and the provider/model pair cools down.
 
 The upstream call goes out first: only what building and sending it needs
 runs before it. The request record, the `RequestReceived` event and the
@@ -88,6 +90,7 @@ class ChatExchange:
         self._settled = False
         self._stream = False
         self._fixed_headers: tuple[Candidate, dict[str, str]] | None = None
+        self._stream_error: str | None = None  # why a stream failed after its first byte
         self._body: dict[str, Any] = {}
         self._raw = b""  # the client's bytes, forwarded as they are when nothing changed
 
@@ -287,6 +290,14 @@ class ChatExchange:
             )
         raise UpstreamRefusal(status, body)
 
+    def _without_key_text(self, provider: str, text: str) -> str:
+        """`text` with the provider's key blanked out (see `_without_key`)."""
+        key = self.ctx.keystore.get(provider)
+        if key is None:
+            return text
+        raw = key.reveal()
+        return text.replace(raw, "****") if raw and raw in text else text
+
     def _without_key(self, provider: str, body: bytes) -> bytes:
         """A provider's error body with the key it was sent blanked out: some echo it
         ("Incorrect API key provided: …"), and the body reaches the client, the
@@ -361,7 +372,14 @@ class ChatExchange:
             self.served = cand
             self.record.status = 200
             complete = await self._pump(resp, response, cleaner, cand)
-            self._attempt_ok(cand, started, time.perf_counter_ns(), cleaner.usage, cleaner.model)
+            self._attempt_ok(
+                cand,
+                started,
+                time.perf_counter_ns(),
+                cleaner.usage,
+                cleaner.model,
+                self._stream_error,
+            )
             return response
         except TimeoutError:
             if self.first_byte_ns is None:
@@ -372,7 +390,12 @@ class ChatExchange:
         except asyncio.CancelledError:
             if self.first_byte_ns is not None:  # the client left mid-stream: say who served
                 self._attempt_ok(
-                    cand, started, time.perf_counter_ns(), cleaner.usage, cleaner.model
+                    cand,
+                    started,
+                    time.perf_counter_ns(),
+                    cleaner.usage,
+                    cleaner.model,
+                    self._stream_error,
                 )
             raise
         except OSError:
@@ -412,8 +435,15 @@ class ChatExchange:
             raise UpstreamFailure(
                 0, f"{cand.via} dropped the stream before the first byte: {describe(exc)}"
             ) from None
-        if cleaner.saw_done or cleaner.finish_reason is not None or cleaner.usage is not None:
-            return cleaner.finish()  # a complete answer without content
+        tail = cleaner.flush()  # the last frame, when it came without its blank line
+        if cleaner.error is not None:
+            raise UpstreamFailure(
+                502, f"{cand.via} sent an error event: {error_text(cleaner.error)}"
+            )
+        if cleaner.complete:
+            return tail + cleaner.finish()  # a complete answer without content
+        if tail:
+            raise UpstreamFailure(502, f"{cand.via} {_ENDED_EARLY}")
         raise UpstreamFailure(502, f"{cand.via} ended the stream without any data")
 
     async def _pump(
@@ -425,7 +455,8 @@ class ChatExchange:
     ) -> bool:
         """Move the rest of the stream; an upstream fault ends it with an error frame.
 
-        Returns True when the upstream stream ended normally.
+        Returns True when the upstream's response ended normally (its connection can
+        be reused), even when the answer in it was cut short or an error.
         """
         idle = self.ctx.config.server.idle_timeout_s
         try:
@@ -437,7 +468,7 @@ class ChatExchange:
                     if out:
                         await response.write(out)
                     deadline.touch()
-            tail = cleaner.finish()
+            tail = self._end_of_stream(cleaner, cand)
             complete = True
         except TimeoutError:
             complete = False
@@ -457,11 +488,35 @@ class ChatExchange:
         await response.write_eof()
         return complete
 
+    def _end_of_stream(self, cleaner: StreamFilter, cand: Candidate) -> bytes:
+        """The tail of a stream whose upstream response ended normally.
+
+        It closes cleanly only when the answer did: a provider that stopped before
+        [DONE] or a finish (or inside a frame) gets an error frame, never a
+        clean-looking truncation; a provider's own error event already reached the
+        client, so it is only recorded. Either is a fault, like a dropped stream.
+        """
+        tail = cleaner.flush()
+        error = cleaner.error
+        if error is not None:
+            self._fault(cand, f"{cand.via} sent an error mid-stream: {_error_summary(error)}")
+            return tail + cleaner.finish()
+        if cleaner.complete:
+            return tail + cleaner.finish()
+        return tail + self._stream_fault(cleaner, cand, f"{cand.via} {_ENDED_EARLY}")
+
     def _stream_fault(self, cleaner: StreamFilter, cand: Candidate, message: str) -> bytes:
+        """A failure after the first byte: recorded, and an error frame for the client."""
+        return cleaner.error_tail(self._fault(cand, message))
+
+    def _fault(self, cand: Candidate, message: str) -> str:
+        """Record a failure after the first byte as a 5xx (502, cool-down); returns the
+        message as recorded, with the provider's key blanked out."""
+        message = self._without_key_text(cand.via, message)
+        self._stream_error = self.record.error = message
         self.record.status = 502
-        self.record.error = message
         self.ctx.cooldowns.failed(cand.via, cand.upstream_model, status=502, retry_after_s=None)
-        return cleaner.error_tail(message)
+        return message
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -502,15 +557,23 @@ class ChatExchange:
         ended: int,
         usage: dict[str, Any] | None,
         reported_model: Any,
+        error: str | None = None,
     ) -> None:
+        """The candidate that answered; `error` when its stream failed after the first
+        byte (the attempt is then a 502, and the pair keeps the cool-down `_fault` set).
+        What it served is accounted either way."""
         rec = self.record
-        rec.attempts.append(Attempt(cand.model.id, cand.via, 200, None, (ended - started) / 1e6))
+        status = 200 if error is None else 502
+        rec.attempts.append(
+            Attempt(cand.model.id, cand.via, status, error, (ended - started) / 1e6)
+        )
         rec.provider, rec.byok = cand.via, cand.byok
         rec.model = reported_model if isinstance(reported_model, str) else cand.upstream_model
         rec.upstream_ms = (ended - started) / 1e6
         self.served = cand
         self.usage = usage if isinstance(usage, dict) else None
-        self.ctx.cooldowns.succeeded(cand.via, cand.upstream_model)
+        if error is None:
+            self.ctx.cooldowns.succeeded(cand.via, cand.upstream_model)
 
     def _attempt_failed(self, cand: Candidate, failure: UpstreamFailure, started: int) -> None:
         now = time.perf_counter_ns()
@@ -646,6 +709,19 @@ def _candidate_views(decision: RouteDecision) -> list[CandidateView]:
 def _client_gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+def _error_summary(error: Any) -> str:
+    """A provider's error object in a few words: its type, when it names one, and message."""
+    kind = error.get("type") if isinstance(error, dict) else None
+    text = error_text(error)
+    if not isinstance(kind, str) or kind in ("", _NO_TYPE) or kind in text:
+        return text
+    return f"{kind}: {text}"
+
+
+_ENDED_EARLY = "ended the stream before the answer was complete"
+_NO_TYPE = "upstream_error"  # what the stream cleaner calls an error that named no type
 
 
 def _header_safe(text: str) -> str:

@@ -11,13 +11,17 @@ arrives, whatever byte boundaries the upstream chunks had, and:
   the like): dropping is the one rewrite that every SDK survives, since a frame
   without choices carries nothing a client renders;
 - keeps the usage frame (empty `choices` plus `usage`) only when the client asked
-  for it (`keep_usage`), and records `usage` either way;
-- passes upstream error frames (`{"error": ...}`) through unchanged;
+  for it (`keep_usage`), and removes `usage` from frames that still have choices
+  when it did not; records `usage` either way;
+- passes upstream error frames (`{"error": ...}`) on in OpenAI's error shape
+  (`message`, `type`, `param`, `code`; missing keys filled), unchanged when they
+  already have it;
 - sends `data: [DONE]` exactly once, and nothing after it.
 
 Ordinary frames leave byte for byte as they came (no re-serialising); only frames
-that needed fixing (other line endings, several data lines, extra fields) are
-written canonically as `data: <payload>\\n\\n`. JSON is parsed only where a
+that needed fixing (other line endings, several data lines, extra fields, a usage
+the client did not ask for, an error not in shape) are written anew as
+`data: <payload>\\n\\n`. JSON is parsed only where a
 cheap byte check says a frame might matter (empty choices, usage, finish_reason,
 error). Ordinary frames before the first content (the role-only opening, the
 first content frame) go out on that byte check too, and are parsed after they
@@ -34,6 +38,7 @@ from typing import Any
 
 import orjson
 
+from orca_desktop.gateway.upstream import openai_error_object
 from orca_desktop.wire.errors import openai_error_body
 
 __all__ = ["DONE_FRAME", "StreamCleaner"]
@@ -45,7 +50,9 @@ _NULL = (b":null", b": null")
 # that mimic it): a choice whose finish_reason is null closes the frame, optionally
 # followed by a null usage. A frame ending like this needs no parsing; after the
 # first content, a stray top-level "error" before its choices would still be
-# forwarded, only not recorded (before it, `_keep` looks for "error" itself).
+# forwarded, only not recorded (before it, `_keep` looks for "error" itself), and a
+# usage before its choices goes out too (the final frame, whose finish_reason is
+# set, is always parsed, so a usage there is removed when the client did not ask).
 _ORDINARY_TAILS = (
     b'"finish_reason":null}],"usage":null}',
     b'"finish_reason":null}]}',
@@ -53,6 +60,8 @@ _ORDINARY_TAILS = (
     b'"finish_reason": null}]}',
 )
 _LIST_OF_OBJECTS = (b":[{", b": [{")
+_ERROR_TYPE = "upstream_error"  # for an upstream error that names no type
+_ERROR_MESSAGE = "the provider reported an error"  # for one that gives no message
 
 
 class StreamCleaner:
@@ -60,15 +69,19 @@ class StreamCleaner:
 
     Call `feed` with each upstream chunk and send what it returns; then `finish`
     when the upstream ended normally, or `error_tail` when it failed. After
-    either, the cleaner is closed and returns b"".
+    either, the cleaner is closed and returns b"". A caller that wants to judge a
+    normal end first calls `flush` (the last frame, if whole) and reads
+    `complete`: an upstream that stopped without [DONE] or a finish_reason, or
+    inside a frame, ended early, and `error_tail` says so better than [DONE].
 
     Facts, readable at any time:
     `usage` (last usage object seen), `model` (the model the provider reported,
     else `served_model`), `saw_done` (the upstream sent [DONE]), `first_content`
     (a frame with a non-empty delta arrived), `finish_reason` (last non-null one),
-    `error` (an upstream error object, if any), `frames` (data frames received,
-    [DONE] not counted), `dropped` (of those, not forwarded), `truncated` (the
-    upstream ended inside a frame that was thrown away).
+    `error` (an upstream error object in OpenAI's shape, if any), `frames` (data
+    frames received, [DONE] not counted), `dropped` (of those, not forwarded),
+    `truncated` (the upstream ended inside a frame that was thrown away),
+    `complete` (the answer ended with [DONE] or a finish_reason, nothing cut off).
 
     Ordinary frames forwarded before the first content are parsed later: at the
     next `feed` (by then the gateway has sent them) or when a fact is read,
@@ -145,6 +158,13 @@ class StreamCleaner:
             self._read_unread()
         return self._finish_reason
 
+    @property
+    def complete(self) -> bool:
+        """The upstream ended its answer: [DONE] or a finish_reason arrived, and no
+        frame was cut off. A finish_reason without [DONE] is a complete answer (some
+        providers never send [DONE]); read after `flush`, which finds a cut frame."""
+        return not self.truncated and (self.saw_done or self.finish_reason is not None)
+
     # --- input ------------------------------------------------------------------
 
     def feed(self, data: bytes) -> bytes:
@@ -195,21 +215,31 @@ class StreamCleaner:
             out.append(buf[sent:start])
         return b"".join(out)
 
-    def finish(self) -> bytes:
-        """End of a normal upstream stream: the last frame if it is whole, then
-        `data: [DONE]` unless it was already sent."""
+    def flush(self) -> bytes:
+        """The upstream ended: its last frame if that came whole without the blank
+        line, else nothing (and `truncated` is set). The stream stays open, for
+        `finish` or `error_tail`."""
         if self._closed:
             return b""
-        self._closed = True
-        out: list[bytes] = []
         tail = self._buf.strip(b"\n")
         self._buf = b""
-        if tail:
-            self._last_event(tail, out)
-        if not self._done_sent:
-            self._done_sent = True
-            out.append(DONE_FRAME)
+        if not tail:
+            return b""
+        out: list[bytes] = []
+        self._last_event(tail, out)
         return b"".join(out)
+
+    def finish(self) -> bytes:
+        """End of a normal upstream stream: the last frame if it is whole (see
+        `flush`), then `data: [DONE]` unless it was already sent."""
+        if self._closed:
+            return b""
+        out = self.flush()
+        self._closed = True
+        if self._done_sent:
+            return out
+        self._done_sent = True
+        return out + DONE_FRAME
 
     def error_tail(self, message: str, *, code: str | None = None) -> bytes:
         """End after an upstream failure: an OpenAI-shaped error frame
@@ -236,15 +266,16 @@ class StreamCleaner:
             return framed if instead is None else instead
         if buf.startswith(b"data:", start) and buf.find(b"\n", start, end) < 0:
             at = start + 6 if buf[start + 5] == 0x20 else start + 5
-            return None if self._keep(buf[at:end]) else b""
+            return self._keep(buf[at:end])
         kind, joined = _fields(buf[start:end])
         if joined is None:
             return b""
         if kind == b"error":
             return self._error_event(joined)
-        if kind is None and self._keep(joined):
-            return _canonical(joined)
-        return b""
+        if kind is not None:
+            return b""
+        instead = self._keep(joined)
+        return _canonical(joined) if instead is None else instead
 
     def _last_event(self, block: bytes, out: list[bytes]) -> None:
         """An event cut off by the end of the stream: kept only if its data is whole."""
@@ -257,10 +288,12 @@ class StreamCleaner:
             except orjson.JSONDecodeError:
                 self.truncated = True
                 return
-        if self._keep(payload):
-            out.append(_canonical(payload))
+        instead = self._keep(payload)
+        out.append(_canonical(payload) if instead is None else instead)
 
     def _error_event(self, payload: bytes) -> bytes:
+        """An upstream `event: error` (OpenAI's `{"error": ...}`, Anthropic's, or a bare
+        object or text) as an OpenAI error frame."""
         if self._done_sent:
             return b""
         self.frames += 1
@@ -268,41 +301,38 @@ class StreamCleaner:
             value: Any = orjson.loads(payload)
         except orjson.JSONDecodeError:
             value = payload.decode("utf-8", "replace")
-        if isinstance(value, dict) and isinstance(value.get("error"), dict):
-            self.error = value["error"]
-            return _canonical(payload)
-        if isinstance(value, dict) and isinstance(value.get("message"), str):
-            message = value["message"]
-        else:
-            message = value if isinstance(value, str) else payload.decode("utf-8", "replace")
-        body = openai_error_body(502, message, type="upstream_error")
-        self.error = orjson.loads(body)["error"]
-        return b"data: " + body + b"\n\n"
+        if isinstance(value, dict) and value.get("error") is not None:
+            value = value["error"]
+        elif not isinstance(value, dict | str):
+            value = payload.decode("utf-8", "replace")
+        self.error = error = openai_error_object(value, type=_ERROR_TYPE, message=_ERROR_MESSAGE)
+        return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
 
     # --- frames -------------------------------------------------------------------
 
-    def _keep(self, payload: bytes) -> bool:
-        """Record the frame's facts (or queue it for them); True when it goes to the client."""
+    def _keep(self, payload: bytes) -> bytes | None:
+        """Record the frame's facts (or queue it for them). None when the frame goes to
+        the client as it came, b"" when it is dropped, else the frame to send instead."""
         if payload == b"[DONE]":
             self.saw_done = True
             if self._done_sent:
-                return False
+                return b""
             self._done_sent = True
-            return True
+            return None
         self.frames += 1
         if self._done_sent:
             self.dropped += 1
-            return False
+            return b""
         if _plain(payload):
             if self._content_seen:
-                return True
+                return None
             if b'"error"' not in payload:
                 self._unread.append(payload)  # read for its model and content once sent
-                return True
-        keep = self._judge(payload)
-        if not keep:
+                return None
+        instead = self._judge(payload)
+        if instead == b"":
             self.dropped += 1
-        return keep
+        return instead
 
     def _read_unread(self) -> None:
         """Parse the frames that went out unparsed, in order, for their facts.
@@ -315,33 +345,45 @@ class StreamCleaner:
                 break
             self._judge(payload)
 
-    def _judge(self, payload: bytes) -> bool:
-        """Parse a frame and record its facts; True when it goes to the client.
+    def _judge(self, payload: bytes) -> bytes | None:
+        """Parse a frame and record its facts; what goes to the client as `_keep` says.
         Frames still unread are read first, so facts keep the stream's order."""
         if self._unread:
             self._read_unread()
         try:
             frame = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            return True  # not ours to police: forwarded as the provider sent it
+            return None  # not ours to police: forwarded as the provider sent it
         if not isinstance(frame, dict):
-            return True
-        if frame.get("error") is not None:
-            self.error = frame["error"]
-            return True
+            return None
+        error = frame.get("error")
+        if error is not None:
+            return self._error_frame(frame, error)
         model = frame.get("model")
         if self._reported_model is None and isinstance(model, str) and model:
             self._reported_model = model
         usage = frame.get("usage")
-        if isinstance(usage, dict):
+        has_usage = isinstance(usage, dict)
+        if has_usage:
             self._usage = usage
         choices = frame.get("choices")
         if not isinstance(choices, list) or not choices:
-            return isinstance(usage, dict) and self.keep_usage
+            return None if has_usage and self.keep_usage else b""
         for choice in choices:
             if isinstance(choice, dict):
                 self._note_choice(choice)
-        return True
+        if has_usage and not self.keep_usage:
+            del frame["usage"]  # usage on a frame with choices: the client did not ask
+            return _frame(frame)
+        return None
+
+    def _error_frame(self, frame: dict[str, Any], error: Any) -> bytes | None:
+        """Record an upstream error; the frame with it in OpenAI's shape (None: as it came)."""
+        self.error = shaped = openai_error_object(error, type=_ERROR_TYPE, message=_ERROR_MESSAGE)
+        if shaped is error:
+            return None
+        frame["error"] = shaped
+        return _frame(frame)
 
     def _note_choice(self, choice: dict[str, Any]) -> None:
         reason = choice.get("finish_reason")
@@ -387,6 +429,10 @@ def _fields(block: bytes) -> tuple[bytes | None, bytes | None]:
     if not data:
         return kind, None
     return kind, b"\n".join(data)
+
+
+def _frame(value: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(value) + b"\n\n"
 
 
 def _canonical(payload: bytes) -> bytes:

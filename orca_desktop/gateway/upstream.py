@@ -1,8 +1,9 @@
 """What comes back from a provider, as the exchanges need it.
 
 Failure kinds (fall back, or pass the refusal on), the stream-filter protocol,
-short error messages that name the provider and never a key, Retry-After, and
-OpenAI usage turned into `pricing.Usage`. Pure: no I/O.
+short error messages that name the provider and never a key, provider error
+objects put into OpenAI's shape, Retry-After, and OpenAI usage turned into
+`pricing.Usage`. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ class UpstreamRefusal(Exception):
 
 class StreamFilter(Protocol):
     """What an exchange needs from the sans-I/O filter between upstream and client
-    bytes: `StreamCleaner` here, a dialect translator on other endpoints."""
+    bytes: `StreamCleaner` here, a dialect translator on other endpoints.
+
+    When the upstream ended normally the exchange calls `flush` (the last frame,
+    if it came without its blank line), then reads `error` and `complete` to
+    choose between `finish` (a clean end) and `error_tail` (a failure)."""
 
     @property
     def usage(self) -> dict[str, Any] | None: ...  # OpenAI-shaped usage, for accounting
@@ -50,7 +55,10 @@ class StreamFilter(Protocol):
     def first_content(self) -> bool: ...
     @property
     def finish_reason(self) -> str | None: ...
+    @property
+    def complete(self) -> bool: ...  # the answer reached its end marker, nothing cut off
     def feed(self, data: bytes) -> bytes: ...
+    def flush(self) -> bytes: ...
     def finish(self) -> bytes: ...
     def error_tail(self, message: str) -> bytes: ...
 
@@ -118,6 +126,38 @@ def retry_after(value: str | None) -> float | None:
 def describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+_OPENAI_ERROR_KEYS = ("message", "type", "param", "code")
+
+
+def openai_error_object(error: Any, *, type: str, message: str) -> dict[str, Any]:  # noqa: A002
+    """A provider's error object in OpenAI's shape (`message`, `type`, `param`, `code`).
+
+    The provider's own values are kept and missing keys filled (`type` and
+    `message` with the defaults given, the others with null), so SDKs that read
+    `error.param` or `error.code` find them. An object already in shape is
+    returned as it is (the caller can then forward the provider's bytes).
+    """
+    if not isinstance(error, dict):
+        text = error if isinstance(error, str) and error else message
+        return {"message": text, "type": type, "param": None, "code": None}
+    given_message, given_type = error.get("message"), error.get("type")
+    if (
+        isinstance(given_message, str)
+        and isinstance(given_type, str)
+        and "param" in error
+        and "code" in error
+    ):
+        return error
+    shaped: dict[str, Any] = {
+        "message": given_message if isinstance(given_message, str) else message,
+        "type": given_type if isinstance(given_type, str) and given_type else type,
+        "param": error.get("param"),
+        "code": error.get("code"),
+    }
+    shaped.update((k, v) for k, v in error.items() if k not in _OPENAI_ERROR_KEYS)
+    return shaped
 
 
 def error_text(error: Any) -> str:

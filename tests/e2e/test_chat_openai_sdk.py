@@ -74,6 +74,32 @@ async def test_stream_with_include_usage_ends_with_usage(gateway: Gateway) -> No
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "a b c"
 
 
+@pytest.mark.parametrize("include_usage", [False, True], ids=["not-asked", "asked"])
+async def test_usage_on_the_finish_frame_reaches_only_a_client_that_asked(
+    gateway: Gateway, include_usage: bool
+) -> None:
+    # some providers attach usage to the last frame that still has its choice instead of
+    # sending a separate usage frame
+    gateway.fake.script(
+        "fake-small",
+        Reply(content="a b", prompt_tokens=9, completion_tokens=2, usage_in_finish=True),
+    )
+    options = {"stream_options": {"include_usage": True}} if include_usage else {}
+    async with openai_client(gateway) as oa:
+        stream = await oa.chat.completions.create(
+            model="fake-small", messages=[{"role": "user", "content": "x"}], stream=True, **options
+        )
+        chunks = [c async for c in stream]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    usages = [c.usage for c in chunks if c.usage is not None]
+    if include_usage:
+        assert [(u.prompt_tokens, u.completion_tokens) for u in usages] == [(9, 2)]
+    else:
+        assert usages == []
+    [record] = await gateway.records(1)
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (9, 2)  # known either way
+
+
 async def test_stream_headers_are_routed_headers(gateway: Gateway) -> None:
     gateway.fake.script("fake-small", Reply(content="hi"))
     async with openai_client(gateway) as oa:

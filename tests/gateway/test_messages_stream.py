@@ -232,4 +232,4 @@ def test_translated_upstream_error_frame_becomes_an_error_event() -> None:
     out = t.feed(chunk({"content": "x"}) + openai_frame({"error": {"message": "boom"}}))
     out += t.finish()
     assert events_of(out)[-1] == "error" and b"boom" in out
-    assert t.error == {"message": "boom"}
+    assert t.error == {"message": "boom", "type": "upstream_error", "param": None, "code": None}

@@ -61,8 +61,17 @@ AZURE_PREFRAME = (
     b'data: {"choices":[],"created":0,"id":"","model":"","object":"",'
     b'"prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}\n\n'
 )
-ERROR_FRAME = b'data: {"error":{"message":"overloaded","type":"server_error","code":null}}\n\n'
+ERROR_FRAME = (
+    b'data: {"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}\n\n'
+)
+SHAPED_OVERLOADED = {"message": "overloaded", "type": "upstream_error", "param": None, "code": None}
+"""`{"message": "overloaded"}` in OpenAI's error shape, as the cleaner sends and records it."""
 
+FINISH_WITHOUT_USAGE = (
+    b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1730000000,'
+    b'"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":{},"logprobs":null,'
+    b'"finish_reason":"stop"}]}\n\n'
+)
 OPENAI_STREAM = ROLE + HELLO + WORLD + STOP + USAGE_FRAME + DONE
 CONTENT = ROLE + HELLO + WORLD + STOP
 
@@ -130,7 +139,48 @@ PLAYBOOKS: list[tuple[str, bytes, bool, bytes]] = [
     ("content-filter pre-frame dropped", AZURE_PREFRAME + CONTENT + DONE, False, CONTENT + DONE),
     ("missing [DONE] added", CONTENT, False, CONTENT + DONE),
     ("[DONE] sent once, nothing after it", CONTENT + DONE + HELLO + DONE, False, CONTENT + DONE),
-    ("upstream error frame passes", ROLE + ERROR_FRAME, False, ROLE + ERROR_FRAME + DONE),
+    ("upstream error frame in shape passes", ROLE + ERROR_FRAME, False, ROLE + ERROR_FRAME + DONE),
+    (
+        "upstream error frame put into OpenAI's shape, its own values kept",
+        ROLE + b'data: {"error": {"message": "region blocked", "code": "geo", "x": 1}}\n\n',
+        False,
+        ROLE
+        + b'data: {"error":{"message":"region blocked","type":"upstream_error","param":null,'
+        + b'"code":"geo","x":1}}\n\n'
+        + DONE,
+    ),
+    (
+        "upstream error given as a string put into OpenAI's shape",
+        ROLE + b'data: {"error": "quota exceeded"}\n\n',
+        False,
+        ROLE
+        + b'data: {"error":{"message":"quota exceeded","type":"upstream_error","param":null,'
+        + b'"code":null}}\n\n'
+        + DONE,
+    ),
+    (
+        "Anthropic's event: error becomes an OpenAI error frame",
+        ROLE
+        + b"event: error\n"
+        + b'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+        False,
+        ROLE
+        + b'data: {"error":{"message":"Overloaded","type":"overloaded_error","param":null,'
+        + b'"code":null}}\n\n'
+        + DONE,
+    ),
+    (
+        "usage on the finish frame removed when not asked",
+        ROLE + HELLO + chunk(finish="stop", usage=USAGE) + DONE,
+        False,
+        ROLE + HELLO + FINISH_WITHOUT_USAGE + DONE,
+    ),
+    (
+        "usage on the finish frame kept when asked",
+        ROLE + HELLO + chunk(finish="stop", usage=USAGE) + DONE,
+        True,
+        ROLE + HELLO + chunk(finish="stop", usage=USAGE) + DONE,
+    ),
     (
         "event: error becomes an error frame",
         ROLE + b'event: error\ndata: {"message":"boom"}\n\n',
@@ -276,7 +326,45 @@ def test_saw_done_only_when_upstream_sent_it() -> None:
 
 def test_upstream_error_is_recorded() -> None:
     _, cleaner = clean(ROLE + ERROR_FRAME)
-    assert cleaner.error == {"message": "overloaded", "type": "server_error", "code": None}
+    assert cleaner.error == {
+        "message": "overloaded",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+
+
+def test_usage_removed_from_a_frame_with_choices_is_still_recorded() -> None:
+    out, cleaner = clean(ROLE + HELLO + chunk(finish="stop", usage=USAGE) + DONE)
+    assert out == ROLE + HELLO + FINISH_WITHOUT_USAGE + DONE
+    assert cleaner.usage == USAGE and cleaner.finish_reason == "stop"
+    assert cleaner.dropped == 0
+
+
+# --- the end of a stream: complete or cut short -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("upstream", "complete"),
+    [
+        (CONTENT + DONE, True),
+        (CONTENT, True),  # a finish_reason without [DONE]: some providers never send it
+        (ROLE + HELLO + DONE, True),
+        (ROLE + HELLO + WORLD, False),  # neither: the provider stopped mid-answer
+        (ROLE, False),
+        (CONTENT + HELLO[:30], False),  # a frame cut off after the finish
+        (ROLE + HELLO + STOP[:-2], True),  # the last frame whole, only its blank line missing
+    ],
+)
+def test_flush_then_complete_tells_a_whole_answer_from_a_cut_one(
+    upstream: bytes, complete: bool
+) -> None:
+    cleaner = StreamCleaner(served_model=None, keep_usage=False)
+    out = cleaner.feed(upstream) + cleaner.flush()
+    assert cleaner.complete is complete
+    tail = cleaner.finish() if complete else cleaner.error_tail("cut")
+    assert (out + tail).endswith(DONE_FRAME) and (out + tail).count(DONE_FRAME) == 1
+    assert (b'"error"' in tail) is not complete
 
 
 def test_cut_off_last_frame_is_reported_as_truncated() -> None:
@@ -351,9 +439,9 @@ def test_an_ordinary_looking_frame_with_an_error_is_a_failure_at_the_first_outpu
     for cut in range(len(frame) + 1):
         cleaner = StreamCleaner(served_model=None, keep_usage=False)
         out, fall_back = first_output(cleaner, [frame[:cut], frame[cut:]])
-        assert out == frame
+        assert out == cleaned(frame)
         assert fall_back
-        assert cleaner.error == {"message": "overloaded"}
+        assert cleaner.error == SHAPED_OVERLOADED
 
 
 def test_an_error_after_the_role_frame_in_the_same_chunk_is_a_failure_at_the_first_output() -> None:
@@ -459,12 +547,36 @@ def test_a_malformed_frame_that_looks_ordinary_goes_out_and_says_nothing() -> No
 # a reference: what parsing every frame on arrival reports (the cleaner before its fast path)
 
 
+# The cleaner's fast path: in an opening, a frame that ends like an ordinary content frame
+# and has no "error" bytes goes out unparsed, so a usage placed *before* its choices stays
+# (a frame with a finish_reason, such as the final one, is always read).
+ORDINARY_ENDINGS = (b'"finish_reason":null}]}\n\n', b'"finish_reason": null}]}\n\n')
+
+
+def sent_unparsed(frame: bytes) -> bool:
+    return frame.endswith(ORDINARY_ENDINGS) and b'"error"' not in frame
+
+
+def cleaned(frame: bytes) -> bytes:
+    """What the cleaner sends for one frame of an opening (keep_usage=False): its error
+    (`{"message": "overloaded"}` here) in OpenAI's shape, or without a usage the client
+    did not ask for, else the frame as it came."""
+    obj = orjson.loads(frame.removeprefix(b"data: "))
+    if obj.get("error") is not None:
+        obj["error"] = SHAPED_OVERLOADED
+    elif isinstance(obj.get("usage"), dict) and not sent_unparsed(frame):
+        del obj["usage"]
+    else:
+        return frame
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
 def parsed_facts(frames: Sequence[bytes]) -> tuple[Any, ...]:
     model, content, error, usage, reason = None, False, None, None, None
     for frame in frames:
         obj = orjson.loads(frame.removeprefix(b"data: "))
         if obj.get("error") is not None:
-            error = obj["error"]
+            error = SHAPED_OVERLOADED
             continue
         if model is None and isinstance(obj.get("model"), str) and obj["model"]:
             model = obj["model"]
@@ -526,7 +638,7 @@ def test_an_opening_reports_what_parsing_every_frame_reports(
 ) -> None:
     frames = quiet + content
     upstream = b"".join(frames)
-    ends = list(itertools.accumulate(len(f) for f in frames))
+    ends = list(itertools.accumulate(len(cleaned(f)) for f in frames))
     cleaner = StreamCleaner(served_model="served", keep_usage=False)
     sent = b""
     for piece in split_at(upstream, cuts):
@@ -535,7 +647,7 @@ def test_an_opening_reports_what_parsing_every_frame_reports(
         if out:  # what the gateway reads at once: the error among what went out
             returned = frames[: ends.index(len(sent)) + 1]
             assert cleaner.error == parsed_facts(returned)[2]
-    assert sent + cleaner.finish() == upstream + DONE
+    assert sent + cleaner.finish() == b"".join(cleaned(f) for f in frames) + DONE
     assert facts(cleaner) == parsed_facts(frames)
 
 
