@@ -208,6 +208,14 @@ class Router:
             by_id.setdefault(row.model.id, []).append(row)
         self._rows_by_id = {k: tuple(v) for k, v in by_id.items()}
         self._lower_ids = {k.lower(): k for k in reversed(list(self._rows_by_id))}
+        # an entry's provider-side name (`claude-sonnet-4-20250514` for `claude-sonnet-4-0`,
+        # what Claude Code sends) names that entry too, unless it is some entry's own id
+        by_upstream: dict[str, list[Row]] = {}
+        for row in self._rows:
+            upstream = row.model.upstream_id
+            if upstream != row.model.id and upstream not in by_id:
+                by_upstream.setdefault(upstream, []).append(row)
+        self._rows_by_upstream = {k: tuple(v) for k, v in by_upstream.items()}
         self._providers = frozenset(row.model.provider for row in self._rows)
         self._contexts = sorted({row.context for row in self._rows})
         self._pools: dict[tuple[int, int, Reach], _Pool] = {}
@@ -219,7 +227,8 @@ class Router:
         # ids that name exactly one catalog entry and no router: `_pinned_one` may decide them
         self._one_row = {
             model_id: rows[0]
-            for model_id, rows in self._rows_by_id.items()
+            for names in (self._rows_by_upstream, self._rows_by_id)
+            for model_id, rows in names.items()
             if len(rows) == 1 and not self._names_a_router(model_id)
         }
 
@@ -373,8 +382,10 @@ class Router:
         return (), target
 
     def _rows_for_plain(self, model_id: str) -> tuple[Row, ...]:
-        return self._rows_by_id.get(model_id) or self._rows_by_id.get(
-            self._lower_ids.get(model_id.lower(), ""), ()
+        return (
+            self._rows_by_id.get(model_id)
+            or self._rows_by_id.get(self._lower_ids.get(model_id.lower(), ""))
+            or self._rows_by_upstream.get(model_id, ())
         )
 
     def _unknown(self, target: str) -> RoutingError:

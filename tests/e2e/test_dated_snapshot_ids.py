@@ -119,6 +119,8 @@ async def test_openai_sdk_with_a_dated_id_reaches_the_snapshot_at_the_entrys_pri
     [
         ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
         ("claude-haiku-4-5-20251001", "claude-haiku-4-5"),
+        # the entry's own provider-side name (its upstream id), Claude Code's Sonnet 4
+        ("claude-sonnet-4-20250514", "claude-sonnet-4-0"),
     ],
 )
 async def test_anthropic_sdk_with_claude_codes_dated_ids(
