@@ -582,8 +582,19 @@ class Router:
         errors: list[tuple[str, RoutingError]] = []
         seen: set[tuple[str, str]] = set()
         shown: set[tuple[str, str, str]] = set()
-        for item in items:
-            _, _, plan = self._resolve(item, ask, ())
+        for position, item in enumerate(items):
+            try:
+                _, _, plan = self._resolve(item, ask, ())
+            except RoutingError as exc:
+                if position == 0 or exc.status != 404:
+                    raise
+                # a typo in the list fails loudly, but names where it is: the list
+                raise RoutingError(
+                    404,
+                    f"in the fallback list `models`: {exc.message}",
+                    code=exc.code,
+                    param="models",
+                ) from None
             for cand in plan.chain:
                 if (cand.via, cand.upstream_model) not in seen:
                     seen.add((cand.via, cand.upstream_model))

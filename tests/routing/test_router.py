@@ -335,6 +335,18 @@ def test_unknown_model_is_404_with_close_matches() -> None:
         s.decide("zzzz-qqq")
 
 
+def test_an_unknown_id_in_the_fallback_list_is_a_404_naming_the_list() -> None:
+    with pytest.raises(RoutingError) as info:
+        setup().decide("seer", fallbacks=["big", "bgi"])
+    err = info.value
+    assert (err.status, err.code, err.param) == (404, "model_not_found", "models")
+    assert err.message.startswith("in the fallback list `models`: unknown model 'bgi'")
+    assert "did you mean: big" in err.message
+    with pytest.raises(RoutingError) as info:  # the model itself: its own field
+        setup().decide("sere", fallbacks=["big"])
+    assert info.value.param == "model"
+
+
 def test_pinning_a_provider_that_does_not_serve_the_model_is_404() -> None:
     with pytest.raises(RoutingError) as info:
         setup().decide("groq/seer")
