@@ -43,6 +43,7 @@ from orca_desktop.gateway.upstream import (
     all_failed_status,
     describe,
     error_text,
+    openai_error_object,
     retry_after,
     upstream_message,
     usage_from,
@@ -53,7 +54,7 @@ from orca_desktop.routing import RoutingError, requirements_of
 from orca_desktop.routing.router import Candidate, RouteDecision
 from orca_desktop.telemetry.pricing import cost_usd
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
-from orca_desktop.wire.errors import ApiError, openai_error_body
+from orca_desktop.wire.errors import ApiError, openai_error_body, openai_type_for
 from orca_desktop.wire.openai import check_chat_request, parse_json_body, without_router_fields
 
 _ENDPOINT = "/v1/chat/completions"
@@ -67,7 +68,8 @@ class ChatExchange:
     """Everything about one chat request, from body to telemetry record.
 
     Other dialects subclass it and override the hooks `_payload`, `_send`,
-    `_answer_json`, `_stream_filter` and `_error` (see gateway/messages.py).
+    `_answer_json`, `_stream_filter`, `_error_body` and `_refusal_body` (see
+    gateway/messages.py).
     """
 
     endpoint = _ENDPOINT
@@ -228,6 +230,9 @@ class ChatExchange:
             except UpstreamFailure as failure:
                 self._attempt_failed(cand, failure, started)
                 failures.append(f"{cand.via}/{cand.model.id}: {failure.message}")
+            except UpstreamRefusal as refusal:
+                self._attempt_refused(cand, refusal, started)
+                raise
         detail = "; ".join(failures) or "no candidate could be tried"
         raise ApiError(
             all_failed_status(self.record.attempts),
@@ -575,6 +580,18 @@ class ChatExchange:
         if error is None:
             self.ctx.cooldowns.succeeded(cand.via, cand.upstream_model)
 
+    def _attempt_refused(self, cand: Candidate, refusal: UpstreamRefusal, started: int) -> None:
+        """A provider's refusal ends the chain: the attempt and who refused are recorded
+        (no cool-down: another model would refuse the same request)."""
+        now = time.perf_counter_ns()
+        self.upstream_wait_ns += now - started
+        rec = self.record
+        message = upstream_message(refusal.status, refusal.body, cand.via)
+        rec.attempts.append(
+            Attempt(cand.model.id, cand.via, refusal.status, message, (now - started) / 1e6)
+        )
+        rec.provider, rec.byok, rec.model = cand.via, cand.byok, cand.upstream_model
+
     def _attempt_failed(self, cand: Candidate, failure: UpstreamFailure, started: int) -> None:
         now = time.perf_counter_ns()
         self.upstream_wait_ns += now - started
@@ -600,20 +617,17 @@ class ChatExchange:
         )
 
     def _passthrough_error(self, refusal: UpstreamRefusal) -> web.Response:
-        """A provider's refusal (a 4xx another model would refuse too): its own error
-        body as it is when already in this endpoint's dialect, else re-shaped."""
-        message = upstream_message(
-            refusal.status,
-            refusal.body,
-            self.record.attempts[-1].provider if self.record.attempts else "provider",
-        )
+        """A provider's refusal (a 4xx another model would refuse too): its own error in
+        this endpoint's shape (`_refusal_body`). The record's message names the provider
+        (`_attempt_refused` recorded who refused)."""
+        attempts = self.record.attempts
+        message = attempts[-1].error if attempts and attempts[-1].error else ""
         self.record.error = message
         try:
             parsed = orjson.loads(refusal.body)
         except orjson.JSONDecodeError:
             parsed = None
-        in_dialect = self._in_dialect(parsed)
-        body = refusal.body if in_dialect else self._error_body(refusal.status, message)
+        body = self._refusal_body(refusal, parsed, message)
         self.record.status = refusal.status
         return web.Response(
             status=refusal.status,
@@ -629,8 +643,16 @@ class ChatExchange:
     ) -> bytes:
         return openai_error_body(status, message, param=param, code=code)
 
-    def _in_dialect(self, error: object) -> bool:
-        return isinstance(error, dict) and isinstance(error.get("error"), dict)
+    def _refusal_body(self, refusal: UpstreamRefusal, parsed: object, message: str) -> bytes:
+        """A provider's error body in OpenAI's shape: its own bytes when they have it,
+        its `error` object with the missing keys filled, else `message` re-shaped."""
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("error"), dict):
+            return self._error_body(refusal.status, message)
+        error = parsed["error"]
+        shaped = openai_error_object(error, type=openai_type_for(refusal.status), message=message)
+        if shaped is error and len(parsed) == 1:
+            return refusal.body
+        return orjson.dumps({"error": shaped})
 
     def _publish(self) -> None:
         self._settle()

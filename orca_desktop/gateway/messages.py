@@ -24,7 +24,7 @@ from orca_desktop.gateway._messages_stream import (
 )
 from orca_desktop.gateway.chat import ChatExchange
 from orca_desktop.gateway.context import CONTEXT, GatewayContext
-from orca_desktop.gateway.upstream import StreamFilter
+from orca_desktop.gateway.upstream import StreamFilter, UpstreamRefusal
 from orca_desktop.providers.anthropic import AnthropicProvider
 from orca_desktop.providers.base import Provider
 from orca_desktop.providers.http1 import Response as UpstreamResponse
@@ -100,13 +100,19 @@ class MessagesExchange(ChatExchange):
     ) -> bytes:
         return anthropic_error_body(status, message)
 
-    def _in_dialect(self, error: object) -> bool:
-        """An Anthropic provider's own error body, passed on as it is."""
-        return (
-            isinstance(error, dict)
-            and error.get("type") == "error"
-            and isinstance(error.get("error"), dict)
-        )
+    def _refusal_body(self, refusal: UpstreamRefusal, parsed: object, message: str) -> bytes:
+        """An Anthropic provider's own error body as it is when it has Anthropic's shape
+        (a `type` and a `message`), else `message` in that shape."""
+        error = parsed.get("error") if isinstance(parsed, dict) else None
+        if (
+            isinstance(parsed, dict)
+            and parsed.get("type") == "error"
+            and isinstance(error, dict)
+            and isinstance(error.get("type"), str)
+            and isinstance(error.get("message"), str)
+        ):
+            return refusal.body
+        return self._error_body(refusal.status, message)
 
 
 async def handle_count_tokens(request: web.Request) -> web.Response:
