@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from orca_desktop.config import RouterConfig
 from orca_desktop.events import KeyStatusChanged, RequestFinished, RequestReceived
 from orca_desktop.gateway import _deadline
 from orca_desktop.gateway import headers as H
@@ -50,8 +51,8 @@ from orca_desktop.gateway.upstream import (
 )
 from orca_desktop.providers.base import Provider
 from orca_desktop.providers.http1 import Response as UpstreamResponse
-from orca_desktop.routing import RoutingError, requirements_of
-from orca_desktop.routing.router import Candidate, RouteDecision
+from orca_desktop.routing import AUTO_ALIASES, RoutingError, requirements_of
+from orca_desktop.routing.router import ROUTER_PREFIX, Candidate, RouteDecision
 from orca_desktop.telemetry.pricing import cost_usd
 from orca_desktop.telemetry.record import Attempt, CandidateView, RequestRecord
 from orca_desktop.wire.errors import ApiError, openai_error_body, openai_type_for
@@ -120,6 +121,8 @@ class ChatExchange:
         except ApiError as exc:
             status = exc.status
             self.record.error = exc.message
+            if not self._received_ns:
+                self._note_invalid()
             return self._error(exc.status, exc.message, param=exc.param, code=exc.code)
         except asyncio.CancelledError:
             self.record.error = self.record.error or "client disconnected"
@@ -153,8 +156,12 @@ class ChatExchange:
         check_chat_request(body)
 
     def _ask_for_usage(self, body: dict[str, Any], forward: dict[str, Any], stream: bool) -> bool:
-        """Make the upstream report usage; True when the client wants the usage frame too."""
+        """Make the upstream report usage; True when the client wants the usage frame too.
+
+        `stream_options` only applies to streams (seed 000), and OpenAI refuses it
+        on a request that does not stream: it is not forwarded then."""
         if not stream:
+            forward.pop("stream_options", None)
             return False
         options = forward.get("stream_options") or {}
         forward["stream_options"] = {**options, "include_usage": True}
@@ -182,10 +189,31 @@ class ChatExchange:
                 reach=self.ctx.reach,
             )
         except RoutingError as exc:
+            self._note_rejection(exc, body["model"], fallbacks, route)
             raise ApiError(exc.status, str(exc), param=exc.param, code=exc.code) from None
         self.decision = decision  # the record's candidate list is made at the end, off the path
         self.route_label = decision.route_label
         return decision
+
+    def _note_rejection(
+        self, exc: RoutingError, model: str, fallbacks: list[str], route: str | None
+    ) -> None:
+        """Keep what the router worked out for a request nothing could serve (the route
+        asked for, why, and the candidates it excluded), so the window can show it. An
+        unknown model or router (404) names no route."""
+        rec = self.record
+        if exc.status != 404:
+            routers = self.ctx.config.routers
+            rec.router, rec.strategy = _route_asked(model, fallbacks, route, routers)
+        rec.reason = exc.message
+        rec.candidates = _candidate_views(exc.candidates)
+
+    def _note_invalid(self) -> None:
+        """A request that failed validation still says which model it asked for."""
+        model = self._body.get("model")
+        if isinstance(model, str) and model:
+            self.record.requested_model = model
+        self.record.stream = self._body.get("stream") is True
 
     def _settle(self) -> None:
         """What the upstream call does not wait for: the record's request fields, the
@@ -664,7 +692,7 @@ class ChatExchange:
         if rec.overhead_ms is not None and self.chunk_work_ns:
             rec.overhead_ms += self.chunk_work_ns / 1e6
         if self.decision is not None:
-            rec.candidates = _candidate_views(self.decision)
+            rec.candidates = _candidate_views(self.decision.candidates)
         if self.served is not None and self.usage is not None:
             self._account(self.served, self.usage)
         self.ctx.hub.publish(RequestFinished(rec.id, time.monotonic_ns(), rec))
@@ -716,10 +744,10 @@ def _include_usage(body: dict[str, Any]) -> bool:
     return isinstance(options, dict) and options.get("include_usage") is True
 
 
-def _candidate_views(decision: RouteDecision) -> list[CandidateView]:
+def _candidate_views(candidates: tuple[Candidate, ...]) -> list[CandidateView]:
     views: list[CandidateView] = []
     unreachable = 0
-    for c in decision.candidates:
+    for c in candidates:
         if c.excluded is not None and c.excluded.startswith("no key"):
             unreachable += 1
             if unreachable > _SHOWN_UNREACHABLE:
@@ -731,6 +759,26 @@ def _candidate_views(decision: RouteDecision) -> list[CandidateView]:
 def _client_gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+def _route_asked(
+    model: str, fallbacks: list[str], route: str | None, routers: dict[str, RouterConfig]
+) -> tuple[str | None, str | None]:
+    """(router, strategy) a request asked for, as `Router.decide` reads the model forms,
+    for a request it rejected (RoutingError says why, not which route). An unsupported
+    `route` names no strategy."""
+    if route is not None and route != "fallback":
+        return "request", None
+    if fallbacks or route == "fallback":
+        return "request", "fallback"
+    if model.lower().startswith(ROUTER_PREFIX):
+        name = model[len(ROUTER_PREFIX) :]
+        named = routers.get(name)
+        if named is not None:
+            return name, named.strategy
+    if model.lower() in AUTO_ALIASES:
+        return "auto", "cheapest"
+    return "pinned", "direct"
 
 
 def _error_summary(error: Any) -> str:
@@ -745,7 +793,15 @@ def _error_summary(error: Any) -> str:
 _ENDED_EARLY = "ended the stream before the answer was complete"
 _NO_TYPE = "upstream_error"  # what the stream cleaner calls an error that named no type
 
+_HEADER_TEXT = str.maketrans(
+    {"→": "->", "←": "<-", "—": "-", "–": "-", "…": "...", "×": "x", "\u00a0": " "}
+    | {chr(c): " " for c in (*range(32), 127)}
+)
+
 
 def _header_safe(text: str) -> str:
-    latin = text.encode("latin-1", "replace").decode("latin-1")
-    return latin.replace("\r", " ").replace("\n", " ")[:300]
+    """`text` as a header value: ASCII, arrows and dashes spelled out, no control
+    characters (no CR/LF can split the header); anything else non-ASCII is `?`."""
+    if not (text.isascii() and text.isprintable()):
+        text = text.translate(_HEADER_TEXT).encode("ascii", "replace").decode("ascii")
+    return text[:300]

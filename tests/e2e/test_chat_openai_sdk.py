@@ -100,6 +100,22 @@ async def test_usage_on_the_finish_frame_reaches_only_a_client_that_asked(
     assert (record["prompt_tokens"], record["completion_tokens"]) == (9, 2)  # known either way
 
 
+async def test_stream_options_are_not_forwarded_on_a_request_that_does_not_stream(
+    gateway: Gateway,
+) -> None:
+    gateway.fake.script("fake-small", Reply(content="ok"))
+    async with openai_client(gateway) as oa:
+        answer = await oa.chat.completions.create(
+            model="fake-small",
+            messages=[{"role": "user", "content": "x"}],
+            stream_options={"include_usage": True},
+            seed=3,
+        )
+    assert answer.choices[0].message.content == "ok"
+    sent = gateway.fake.received_for("fake-small")[0].body
+    assert "stream_options" not in sent and sent["seed"] == 3 and sent.get("stream") is not True
+
+
 async def test_stream_headers_are_routed_headers(gateway: Gateway) -> None:
     gateway.fake.script("fake-small", Reply(content="hi"))
     async with openai_client(gateway) as oa:

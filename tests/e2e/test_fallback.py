@@ -83,6 +83,7 @@ async def test_request_fallback_answers_from_the_next_model(
 
     assert text == "from mid"
     assert headers["x-orca-route"] == "request/fallback"
+    assert headers["x-orca-route-reason"] == "fallback list: fake-small -> fake-mid"
     assert headers["x-orca-model"] == "fake-mid"
     assert [r.model for r in gw.fake.requests] == ["fake-small", "fake-mid"]
     [record] = await gw.records(1)
@@ -379,3 +380,28 @@ async def test_a_stream_stalling_mid_way_ends_with_an_error_frame(
     assert "stalled" in json.loads(frames[-2][6:])["error"]["message"]
     [record] = await gw.records(1)
     assert record["status"] == 502 and "stalled for 0.3 s" in record["error"]
+
+
+RULES_ROUTER = """
+[routers.pick]
+strategy = "rules"
+rules = [{ when = "has_tools", use = "fake-mid" }]
+default = "fake-small"
+"""
+
+
+async def test_the_route_reason_header_is_readable_ascii(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory(extra=RULES_ROUTER)
+    gw.fake.script("fake-mid", Reply(content="ok"))
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+    status, headers, _ = await post(
+        gw, {"model": "orcarouter/pick", "messages": MESSAGES, "tools": [tool]}
+    )
+
+    assert status == 200
+    reason = headers["X-Orca-Route-Reason"]
+    assert reason.startswith("router pick: rule has_tools -> fake-mid;"), reason
+    assert reason.isascii() and reason.isprintable() and "?" not in reason
+    [record] = await gw.records(1)
+    assert record["reason"].replace("\u2192", "->") == reason  # the record keeps the arrow

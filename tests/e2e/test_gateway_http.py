@@ -341,7 +341,7 @@ async def test_every_request_is_announced_before_it_is_recorded_whatever_its_out
     ):
         assert (await resp.read()).endswith(b"data: [DONE]\n\n")  # answered
     await post(gateway, {**GOOD, "model": "nope-model"})  # routing refused it
-    await post(gateway, {**GOOD, "temperature": 9})  # invalid: never announced
+    await post(gateway, {**GOOD, "temperature": 9})  # invalid: never announced, but recorded
     for _ in range(100):
         if sum(isinstance(e, RequestFinished) for e in seen) == 3:
             break
@@ -366,7 +366,7 @@ async def test_every_request_is_announced_before_it_is_recorded_whatever_its_out
     )
     assert ok.candidates and ok.candidates[0].estimated_cost_usd is not None
     assert (refused.status, refused.requested_model, refused.router) == (404, "nope-model", None)
-    assert (invalid.status, invalid.requested_model, invalid.stream) == (400, None, False)
+    assert (invalid.status, invalid.requested_model, invalid.stream) == (400, "fake-small", False)
     assert received[0].requested_model == "fake-small" and received[0].at_ns < finished[0].at_ns
 
 
