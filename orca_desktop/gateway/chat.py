@@ -460,9 +460,9 @@ class ChatExchange:
                     if cleaner.error is not None and not cleaner.first_content:
                         # "200, then an error event" is a failure the client has not
                         # seen yet: the next candidate can still answer
-                        raise UpstreamFailure(
-                            502, f"{cand.via} sent an error event: {error_text(cleaner.error)}"
-                        )
+                        raise self._error_event(cand, cleaner.error)
+                    if cleaner.error is not None:  # content, then an error, in one read
+                        out = self._without_key(cand.via, out)
                     return out
         except OSError as exc:
             raise UpstreamFailure(
@@ -470,14 +470,18 @@ class ChatExchange:
             ) from None
         tail = cleaner.flush()  # the last frame, when it came without its blank line
         if cleaner.error is not None:
-            raise UpstreamFailure(
-                502, f"{cand.via} sent an error event: {error_text(cleaner.error)}"
-            )
+            raise self._error_event(cand, cleaner.error)
         if cleaner.complete:
             return tail + cleaner.finish()  # a complete answer without content
         if tail:
             raise UpstreamFailure(502, f"{cand.via} {_ENDED_EARLY}")
         raise UpstreamFailure(502, f"{cand.via} ended the stream without any data")
+
+    def _error_event(self, cand: Candidate, error: Any) -> UpstreamFailure:
+        """A stream that opened with an error event: a failure the next candidate can
+        still answer for (its text may quote the key, which is blanked)."""
+        message = f"{cand.via} sent an error event: {error_text(error)}"
+        return UpstreamFailure(502, self._without_key_text(cand.via, message))
 
     async def _pump(
         self,
@@ -499,9 +503,13 @@ class ChatExchange:
                     out = cleaner.feed(chunk)
                     self.chunk_work_ns += time.perf_counter_ns() - t
                     if out:
+                        if cleaner.error is not None:  # a provider's error frame may echo the key
+                            out = self._without_key(cand.via, out)
                         await response.write(out)
                     deadline.touch()
             tail = self._end_of_stream(cleaner, cand)
+            if tail and cleaner.error is not None:
+                tail = self._without_key(cand.via, tail)
             complete = True
         except TimeoutError:
             complete = False

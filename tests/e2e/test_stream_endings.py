@@ -19,7 +19,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from tests.e2e.conftest import TOKEN, Gateway, GatewayFactory, openai_client
+from tests.e2e.conftest import PROVIDER_KEY, TOKEN, Gateway, GatewayFactory, openai_client
 from tests.e2e.test_messages_anthropic_sdk import HI, client, with_anthropic_provider
 from tests.fake_provider import Reply
 
@@ -204,6 +204,45 @@ async def test_a_mid_stream_error_keeps_the_providers_type_and_code(gateway: Gat
         with pytest.raises(openai.APIError, match="quota"):
             async for _ in stream:
                 pass
+
+
+async def test_a_mid_stream_error_echoing_the_key_reaches_nobody_with_it(
+    gateway: Gateway,
+) -> None:
+    """Some providers quote the key they were sent ("Incorrect API key provided: …"):
+    neither the client's error frame nor the record carries it."""
+    error = (
+        b'data: {"error": {"message": "Incorrect API key provided: '
+        + PROVIDER_KEY.encode()
+        + b'", "type": "invalid_request_error"}}\n\n'
+    )
+    gateway.fake.script("fake-small", Reply(content=TEXT, end_after_chunks=1, end_with=error))
+
+    _, payloads = await stream_chat(gateway)
+
+    assert PROVIDER_KEY not in "".join(payloads)
+    assert json.loads(payloads[-2])["error"]["message"] == "Incorrect API key provided: ****"
+    (record,) = await gateway.records()
+    assert PROVIDER_KEY not in json.dumps(record) and "****" in record["error"]
+
+
+async def test_an_opening_error_echoing_the_key_fails_over_without_it(gateway: Gateway) -> None:
+    error = (
+        b'data: {"error": {"message": "Incorrect API key provided: '
+        + PROVIDER_KEY.encode()
+        + b'", "type": "invalid_request_error"}}\n\n'
+    )
+    gateway.fake.script("fake-small", Reply(content=TEXT, end_after_chunks=0, end_with=error))
+
+    body = {"model": "fake-small", "messages": MESSAGES, "stream": True}
+    async with aiohttp.ClientSession(headers=gateway.auth) as http:
+        async with http.post(f"{gateway.base_url}/chat/completions", json=body) as resp:
+            status, answer = resp.status, await resp.text()
+
+    assert status == 502 and "****" in answer and PROVIDER_KEY not in answer
+    (record,) = await gateway.records()
+    assert PROVIDER_KEY not in json.dumps(record)
+    assert "****" in record["attempts"][0]["error"]
 
 
 async def test_a_translated_mid_stream_error_is_recorded_as_a_failure(gateway: Gateway) -> None:
