@@ -59,6 +59,11 @@ from orca_desktop.wire.errors import ApiError, openai_error_body, openai_type_fo
 from orca_desktop.wire.openai import check_chat_request, parse_json_body, without_router_fields
 
 _ENDPOINT = "/v1/chat/completions"
+_DEMO_NO_KEY = (
+    "demo mode serves only its simulated models (`auto`, or a `demo-…` id from "
+    "/v1/models); {model!r} needs a real provider ({why}), which works once you "
+    "leave demo mode"
+)
 _MAX_ERROR_BODY = 64 * 1024
 _SHOWN_UNREACHABLE = 3
 """Candidates excluded only for a missing key are many in a big catalog; the record
@@ -190,7 +195,10 @@ class ChatExchange:
             )
         except RoutingError as exc:
             self._note_rejection(exc, body["model"], fallbacks, route)
-            raise ApiError(exc.status, str(exc), param=exc.param, code=exc.code) from None
+            message = str(exc)
+            if exc.status == 424 and self.ctx.demo:
+                message = _DEMO_NO_KEY.format(model=body["model"], why=message)
+            raise ApiError(exc.status, message, param=exc.param, code=exc.code) from None
         self.decision = decision  # the record's candidate list is made at the end, off the path
         self.route_label = decision.route_label
         return decision

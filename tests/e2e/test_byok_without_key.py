@@ -97,6 +97,13 @@ async def test_demo_mode_is_not_byok(tmp_path: Path, gateway_env: None) -> None:
         assert raw.headers["x-orca-byok"] == "false"
         record = await record_of(core.base_url, raw.headers["x-orca-request-id"])
         assert record["byok"] is False
+        # a real model in demo mode: the 424 says it is demo mode, not only "set a key"
+        async with openai.AsyncOpenAI(base_url=core.base_url, api_key=TOKEN, max_retries=0) as oa:
+            with pytest.raises(openai.APIStatusError) as info:
+                await oa.chat.completions.create(model="gpt-4o", messages=HI)
+        assert info.value.status_code == 424
+        assert "demo mode serves only its simulated models" in info.value.message
+        assert "orca-desktop keys set openai" in info.value.message
 
 
 async def record_of(base_url: str, request_id: str) -> dict[str, Any]:
