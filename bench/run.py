@@ -93,9 +93,9 @@ def parse_args() -> argparse.Namespace:
         "--quick", action="store_true", help="1 rep, 1 s per scenario, short hold (~1 minute)"
     )
     p.add_argument(
-        "--pairs", type=int, default=5, help="paired orca / orca-gui cycles (default 5; 0: none)"
+        "--pairs", type=int, default=9, help="paired orca / orca-gui cycles (default 9; 0: none)"
     )
-    p.add_argument("--pair-seconds", type=int, default=3, help="per paired window (default 3)")
+    p.add_argument("--pair-seconds", type=int, default=2, help="per paired window (default 2)")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     p.add_argument(
         "--orca",
