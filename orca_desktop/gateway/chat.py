@@ -413,14 +413,7 @@ class ChatExchange:
             self.served = cand
             self.record.status = 200
             complete = await self._pump(resp, response, cleaner, cand)
-            self._attempt_ok(
-                cand,
-                started,
-                time.perf_counter_ns(),
-                cleaner.usage,
-                cleaner.model,
-                self._stream_error,
-            )
+            self._stream_served(cand, started, cleaner)
             return response
         except TimeoutError:
             if self.first_byte_ns is None:
@@ -430,14 +423,7 @@ class ChatExchange:
             raise
         except asyncio.CancelledError:
             if self.first_byte_ns is not None:  # the client left mid-stream: say who served
-                self._attempt_ok(
-                    cand,
-                    started,
-                    time.perf_counter_ns(),
-                    cleaner.usage,
-                    cleaner.model,
-                    self._stream_error,
-                )
+                self._stream_served(cand, started, cleaner)
             raise
         except OSError:
             # upstream faults became UpstreamFailure or an error frame already; this is
@@ -451,6 +437,12 @@ class ChatExchange:
                 # keep the pooled connection after a complete stream; otherwise close it,
                 # which is what stops the upstream generating for a client that left
                 resp.release() if complete else resp.close()
+
+    def _stream_served(self, cand: Candidate, started: int, cleaner: StreamFilter) -> None:
+        """The attempt of a stream that reached the client, ended or left mid-way."""
+        self._attempt_ok(
+            cand, started, time.perf_counter_ns(), cleaner.usage, cleaner.model, self._stream_error
+        )
 
     async def _first_output(
         self, resp: UpstreamResponse, cleaner: StreamFilter, cand: Candidate
