@@ -166,15 +166,21 @@ def test_model_stays_consistent_while_batches_apply(qapp: Any, qtmodeltester: An
     assert model.columnCount(QModelIndex()) == len(COLUMN_KEYS)
 
 
-def test_reset_replaces_rows_with_a_fresh_snapshot(qapp: Any) -> None:
-    snapshot = [make_record(id="s2"), make_record(id="s1")]
+def shown_x_over_a_snapshot() -> tuple[EventHub, RequestTableModel, Feed, list[bool]]:
+    """A model whose snapshot is s2, s1, showing request x since one tick; `resets`
+    collects its model resets from now on."""
     hub = EventHub()
-    model = make_model(snapshot=snapshot)
+    model = make_model(snapshot=[make_record(id="s2"), make_record(id="s1")])
     feed = Feed(hub, model)
     hub.publish(finished(make_record(id="x")))
     feed.flush()
     resets: list[bool] = []
     model.modelReset.connect(lambda: resets.append(True))
+    return hub, model, feed, resets
+
+
+def test_reset_replaces_rows_with_a_fresh_snapshot(qapp: Any) -> None:
+    hub, model, feed, resets = shown_x_over_a_snapshot()
     hub.publish(Reset(at_ns=0))
     feed.flush()
     assert resets == [True]
@@ -352,14 +358,7 @@ def test_a_hidden_model_emits_nothing_and_catches_up_when_shown(
 
 
 def test_a_reset_while_hidden_waits_for_the_table_to_be_shown(qapp: Any) -> None:
-    snapshot = [make_record(id="s2"), make_record(id="s1")]
-    hub = EventHub()
-    model = make_model(snapshot=snapshot)
-    feed = Feed(hub, model)
-    hub.publish(finished(make_record(id="x")))
-    feed.flush()
-    resets: list[bool] = []
-    model.modelReset.connect(lambda: resets.append(True))
+    hub, model, feed, resets = shown_x_over_a_snapshot()
     model.set_shown(False)
     hub.publish(Reset(at_ns=0))
     hub.publish(finished(make_record(id="y")))

@@ -97,10 +97,7 @@ def test_pane_follows_its_row_from_in_flight_to_finished(
 ) -> None:
     gc = gui_core()
     window = open_window(qtbot, gc)
-    record = make_record(id="r1", model="fake-large", provider="mock")
-    gc.core.hub.publish(received(record))
-    window.feed.flush()
-    window.live_page.select_row(0)
+    record = pick_in_flight(gc, window, "r1")
     assert "in flight" in window.live_page.pane.toPlainText()
 
     gc.core.hub.publish(finished(make_record(id="newer")))
@@ -292,6 +289,16 @@ def arrive(gc: GuiCore, window: MainWindow, *records: RequestRecord) -> None:
     window.feed.flush()
 
 
+def pick_in_flight(gc: GuiCore, window: MainWindow, rid: str) -> RequestRecord:
+    """A request arrives (still in flight, at the top) and the user picks its row;
+    returns its finished record, for `finished(...)` later."""
+    record = make_record(id=rid, model="fake-large", provider="mock")
+    gc.core.hub.publish(received(record))
+    window.feed.flush()
+    window.live_page.select_row(0)
+    return record
+
+
 def small_window(qtbot: Any, gc: GuiCore, rows: int = 5) -> MainWindow:
     from orca_desktop.telemetry.live import LiveView
 
@@ -359,10 +366,7 @@ def test_a_picked_in_flight_request_that_finishes_renders_the_pane_once(
 ) -> None:
     gc = gui_core()
     window = small_window(qtbot, gc, rows=10)
-    record = make_record(id="r1", model="fake-large", provider="mock")
-    gc.core.hub.publish(received(record))
-    window.feed.flush()
-    window.live_page.select_row(0)
+    record = pick_in_flight(gc, window, "r1")
     renders = count_renders(window.live_page.pane)
 
     for tick in range(3):
@@ -384,10 +388,7 @@ def test_a_picked_in_flight_request_pushed_out_then_finished_comes_back_to_the_p
 ) -> None:
     gc = gui_core()
     window = small_window(qtbot, gc, rows=3)
-    record = make_record(id="slow", model="fake-large", provider="mock")
-    gc.core.hub.publish(received(record))
-    window.feed.flush()
-    window.live_page.select_row(0)
+    record = pick_in_flight(gc, window, "slow")
     pane = window.live_page.pane
     renders = count_renders(pane)
 
