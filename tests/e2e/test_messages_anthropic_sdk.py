@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import anthropic
@@ -75,6 +75,29 @@ async def with_anthropic_provider(
     write_config(gw.config_path, gw.fake.base_url, extra=ANTH_PROVIDER.format(url=gw.fake.url))
     await gw.restart()
     return gw
+
+
+class MessagesRoute(NamedTuple):
+    """Who serves /v1/messages in a test: the gateway, the model asked for, the name
+    the fake provider is scripted under, and the provider id."""
+
+    gw: Gateway
+    model: str
+    upstream: str
+    via: str
+
+
+async def messages_route(
+    native: bool,
+    gateway_factory: GatewayFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    test_secrets: Any,
+) -> MessagesRoute:
+    """An Anthropic provider answering natively, or an OpenAI-compatible one translated."""
+    if native:
+        gw = await with_anthropic_provider(gateway_factory, monkeypatch, test_secrets)
+        return MessagesRoute(gw, "claude-fake", "claude-fake-20250101", "anth")
+    return MessagesRoute(await gateway_factory(), "fake-small", "fake-small", "mock")
 
 
 async def post(
@@ -372,12 +395,9 @@ async def test_client_disconnect_cancels_the_upstream(
     test_secrets: Any,
     native: bool,
 ) -> None:
-    if native:
-        gw = await with_anthropic_provider(gateway_factory, monkeypatch, test_secrets)
-        model, upstream = "claude-fake", "claude-fake-20250101"
-    else:
-        gw = await gateway_factory()
-        model = upstream = "fake-small"
+    gw, model, upstream, _ = await messages_route(
+        native, gateway_factory, monkeypatch, test_secrets
+    )
     gw.fake.script(upstream, Reply(content=" ".join(["w"] * 200), chunks=200, chunk_interval=0.02))
     async with aiohttp.ClientSession(headers={"x-api-key": TOKEN}) as http:
         resp = await http.post(

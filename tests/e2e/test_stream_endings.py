@@ -20,7 +20,12 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.e2e.conftest import PROVIDER_KEY, TOKEN, Gateway, GatewayFactory, openai_client
-from tests.e2e.test_messages_anthropic_sdk import HI, client, with_anthropic_provider
+from tests.e2e.test_messages_anthropic_sdk import (
+    HI,
+    client,
+    messages_route,
+    with_anthropic_provider,
+)
 from tests.fake_provider import Reply
 
 pytestmark = pytest.mark.asyncio
@@ -301,13 +306,9 @@ async def test_a_messages_stream_the_provider_ends_early_is_recorded_as_a_failur
     test_secrets: Any,
     native: bool,
 ) -> None:
-    if native:
-        gw = await with_anthropic_provider(gateway_factory, monkeypatch, test_secrets)
-        model, upstream, via = "claude-fake", "claude-fake-20250101", "anth"
-    else:
-        gw = await gateway_factory()
-        model = upstream = "fake-small"
-        via = "mock"
+    gw, model, upstream, via = await messages_route(
+        native, gateway_factory, monkeypatch, test_secrets
+    )
     gw.fake.script(upstream, Reply(content=TEXT, end_after_chunks=2))
 
     status, events = await stream_messages(gw, model)
