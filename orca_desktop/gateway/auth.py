@@ -137,7 +137,7 @@ class Gate:
             headers={
                 "Access-Control-Allow-Origin": origin,
                 "Access-Control-Allow-Methods": "GET, POST, HEAD, OPTIONS",
-                "Access-Control-Allow-Headers": allowed or "authorization, content-type",
+                "Access-Control-Allow-Headers": allowed,
                 "Access-Control-Max-Age": "600",
                 "Vary": "Origin",
             },
