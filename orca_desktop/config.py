@@ -104,6 +104,11 @@ class RoutingConfig(_Strict):
     default_max_output_tokens: int = Field(
         512, ge=1, description="expected output tokens when the client sets no max_tokens"
     )
+    anthropic_cache: bool = Field(
+        True,
+        description="when translating to Anthropic, put prompt-cache breakpoints on the last"
+        " system block, the last tool and the last user turn but one",
+    )
 
 
 class TelemetryConfig(_Strict):

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from orca_desktop.gateway.sse import DONE_FRAME, StreamCleaner
+from orca_desktop.gateway.upstream import StreamFilter
 from orca_desktop.wire.anthropic import OpenAIToAnthropicStream
 
 __all__ = ["AnthropicPassthrough", "TranslatedStream", "error_event", "openai_usage"]
@@ -66,7 +67,10 @@ def openai_usage(usage: Any) -> dict[str, Any] | None:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cache_read},
+        "prompt_tokens_details": {
+            "cached_tokens": cache_read,
+            "cache_write_tokens": _count(usage.get("cache_creation_input_tokens")),
+        },
     }
 
 
@@ -231,12 +235,17 @@ def _whole(block: bytes) -> bool:
 
 
 class TranslatedStream:
-    """An OpenAI chat completions stream, cleaned, as Anthropic Messages events."""
+    """A stream turned into chat completion chunks by `upstream` (by default an OpenAI
+    chat stream, cleaned), as Anthropic Messages events. The facts are `upstream`'s."""
 
     __slots__ = ("_cleaner", "_translator")
 
-    def __init__(self, *, served_model: str, input_tokens: int = 0) -> None:
-        self._cleaner = StreamCleaner(served_model=served_model, keep_usage=True)
+    def __init__(
+        self, *, served_model: str, upstream: StreamFilter | None = None, input_tokens: int = 0
+    ) -> None:
+        if upstream is None:
+            upstream = StreamCleaner(served_model=served_model, keep_usage=True)
+        self._cleaner = upstream
         self._translator = OpenAIToAnthropicStream(model=served_model, input_tokens=input_tokens)
 
     @property

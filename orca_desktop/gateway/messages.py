@@ -1,17 +1,16 @@
-"""POST /v1/messages: the Anthropic Messages API inbound (Claude Code), routed like chat.
+"""POST /v1/messages: the Anthropic Messages codec (Claude Code, the Anthropic SDKs).
 
-`MessagesExchange` is a `ChatExchange` with Anthropic's body, errors and
-stream: routing, attempts, fallback, cool-downs, headers and telemetry are
-chat's. Per candidate it either passes the body through natively (the serving
-provider is an `anthropic` one: model replaced, unknown fields and the
-`anthropic-version` / `anthropic-beta` headers kept, events forwarded as they
-complete) or translates it to OpenAI chat completions and the answer back
-(unknown Anthropic-only fields dropped; usage always requested upstream).
+Served natively by `anthropic` providers: the body passes through with only
+`model` replaced (unknown fields, `role: "system"` turns and the
+`anthropic-version` / `anthropic-beta` headers kept) and their events are
+forwarded frame by frame as they complete. For every other provider it is
+translated to the internal chat form (what has no counterpart is dropped and
+named in the record's `dropped`) and the chat answer and stream are turned
+back into a Messages answer and Anthropic's events. Errors use Anthropic's shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -22,14 +21,9 @@ from orca_desktop.gateway._messages_stream import (
     TranslatedStream,
     openai_usage,
 )
-from orca_desktop.gateway.chat import ChatExchange
-from orca_desktop.gateway.context import CONTEXT, GatewayContext
-from orca_desktop.gateway.upstream import StreamFilter, UpstreamRefusal
-from orca_desktop.providers.anthropic import AnthropicProvider
-from orca_desktop.providers.base import Provider
-from orca_desktop.providers.http1 import Response as UpstreamResponse
+from orca_desktop.gateway.context import CONTEXT
+from orca_desktop.gateway.upstream import StreamFilter
 from orca_desktop.routing import requirements_of
-from orca_desktop.routing.router import Candidate
 from orca_desktop.wire.anthropic import (
     anthropic_to_openai_request,
     openai_to_anthropic_response,
@@ -38,69 +32,46 @@ from orca_desktop.wire.anthropic import (
 from orca_desktop.wire.errors import ApiError, anthropic_error_body
 from orca_desktop.wire.openai import parse_json_body
 
-__all__ = ["MessagesExchange", "handle_count_tokens"]
+__all__ = ["MESSAGES", "MessagesCodec", "handle_count_tokens"]
 
 
-class MessagesExchange(ChatExchange):
-    """One `/v1/messages` request, from body to telemetry record."""
+class MessagesCodec:
+    """Anthropic Messages in and out (see gateway/codec.py for the protocol)."""
 
     endpoint = "/v1/messages"
+    api = "messages"
 
-    def __init__(self, ctx: GatewayContext, request: web.Request) -> None:
-        super().__init__(ctx, request)
-        self._openai_body: dict[str, Any] | None = None  # the translation, made once
-
-    def _validate(self, body: dict[str, Any]) -> None:
+    def validate(self, body: dict[str, Any]) -> None:
         validate_messages_request(body)
 
-    def _ask_for_usage(self, body: dict[str, Any], forward: dict[str, Any], stream: bool) -> bool:
-        # Anthropic streams always carry usage; the OpenAI translation asks for it itself
+    def ask_for_usage(self, body: dict[str, Any], forward: dict[str, Any], stream: bool) -> bool:
+        # Anthropic streams always carry usage; the chat translation asks for it itself
         return True
 
-    def _native(self, cand: Candidate) -> bool:
-        """True when `cand` is served by an Anthropic provider through its own API."""
-        return isinstance(self.ctx.providers.get(cand.via), AnthropicProvider)
+    def to_chat(self, forward: dict[str, Any], dropped: list[str]) -> dict[str, Any]:
+        return anthropic_to_openai_request(forward, dropped=dropped)
 
-    # -- hooks ------------------------------------------------------------------
+    def native_usage(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        return openai_usage(data.get("usage"))
 
-    def _payload(self, cand: Candidate, forward: dict[str, Any]) -> bytes:
-        if self._native(cand):
-            forward["model"] = cand.upstream_model
-            return orjson.dumps(forward)
-        if self._openai_body is None:
-            self._openai_body = anthropic_to_openai_request(forward)
-        self._openai_body["model"] = cand.upstream_model
-        return orjson.dumps(self._openai_body)
+    def native_stream(self, served_model: str, keep_usage: bool) -> StreamFilter:
+        return AnthropicPassthrough(served_model=served_model)
 
-    def _send(
-        self, provider: Provider, cand: Candidate, payload: bytes
-    ) -> Awaitable[UpstreamResponse]:
-        key = self.ctx.keystore.get(cand.via)
-        if isinstance(provider, AnthropicProvider):
-            return provider.send_messages(payload, key, self.request.headers)
-        return provider.send_chat(payload, key)
+    def chat_answer(self, chat: dict[str, Any], served_model: str) -> bytes:
+        return orjson.dumps(openai_to_anthropic_response(chat, served_model))
 
-    def _answer_json(
-        self, cand: Candidate, data: dict[str, Any], body: bytes
-    ) -> tuple[bytes, Any, Any]:
-        if self._native(cand):
-            return body, openai_usage(data.get("usage")), data.get("model")
-        message = openai_to_anthropic_response(data, cand.upstream_model)
-        return orjson.dumps(message), data.get("usage"), data.get("model")
+    def chat_stream(self, upstream: StreamFilter, served_model: str) -> StreamFilter:
+        return TranslatedStream(served_model=served_model, upstream=upstream)
 
-    def _stream_filter(self, cand: Candidate, keep_usage: bool) -> StreamFilter:
-        if self._native(cand):
-            return AnthropicPassthrough(served_model=cand.upstream_model)
-        return TranslatedStream(served_model=cand.upstream_model)
+    def chat_keeps_usage(self, keep_usage: bool) -> bool:
+        return True  # the translator reports it in message_delta
 
-    # -- errors in Anthropic's shape ----------------------------------------------
-
-    def _error_body(
+    def error_body(
         self, status: int, message: str, *, param: str | None = None, code: str | None = None
     ) -> bytes:
         return anthropic_error_body(status, message)
 
-    def _refusal_body(self, refusal: UpstreamRefusal, parsed: object, message: str) -> bytes:
+    def refusal_body(self, status: int, raw: bytes, parsed: object, message: str) -> bytes:
         """An Anthropic provider's own error body as it is when it has Anthropic's shape
         (a `type` and a `message`), else `message` in that shape."""
         error = parsed.get("error") if isinstance(parsed, dict) else None
@@ -111,8 +82,11 @@ class MessagesExchange(ChatExchange):
             and isinstance(error.get("type"), str)
             and isinstance(error.get("message"), str)
         ):
-            return refusal.body
-        return self._error_body(refusal.status, message)
+            return raw
+        return self.error_body(status, message)
+
+
+MESSAGES = MessagesCodec()
 
 
 async def handle_count_tokens(request: web.Request) -> web.Response:

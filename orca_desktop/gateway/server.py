@@ -26,10 +26,12 @@ from aiohttp.web_server import Server
 
 from orca_desktop.gateway import headers as H
 from orca_desktop.gateway.auth import Gate, Handler, error_response
-from orca_desktop.gateway.chat import ChatExchange
+from orca_desktop.gateway.chat import CHAT
+from orca_desktop.gateway.codec import Codec
 from orca_desktop.gateway.context import CONTEXT, GatewayContext, new_request_id
+from orca_desktop.gateway.exchange import Exchange
 from orca_desktop.gateway.local_api import LocalApiDeps, add_local_api
-from orca_desktop.gateway.messages import MessagesExchange, handle_count_tokens
+from orca_desktop.gateway.messages import MESSAGES, handle_count_tokens
 from orca_desktop.gateway.models import handle_models
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,8 @@ def build_app(
     routes = app.router
     routes.add_get("/healthz", gate.guard(_healthz))
     routes.add_get("/", gate.guard(_root))
-    routes.add_post("/v1/chat/completions", _exchange(gate, ChatExchange))
-    routes.add_post("/v1/messages", _exchange(gate, MessagesExchange))
+    routes.add_post("/v1/chat/completions", _exchange(gate, CHAT))
+    routes.add_post("/v1/messages", _exchange(gate, MESSAGES))
     routes.add_post("/v1/messages/count_tokens", gate.guard(handle_count_tokens))
     routes.add_get("/v1/models", gate.guard(handle_models))
     if local is not None:
@@ -87,14 +89,15 @@ def build_app(
     return app
 
 
-def _exchange(gate: Gate, exchange: type[ChatExchange]) -> Handler:
-    """The handler of a routed endpoint: the gate's check, then one exchange."""
+def _exchange(gate: Gate, codec: Codec) -> Handler:
+    """The handler of a routed endpoint: the gate's check, then one exchange in the
+    endpoint's dialect."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         refused = gate.refusal(request)
         if refused is not None:
             return refused
-        return await exchange(request.app[CONTEXT], request).run()
+        return await Exchange(request.app[CONTEXT], request, codec).run()
 
     return handle
 

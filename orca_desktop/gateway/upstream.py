@@ -76,6 +76,7 @@ def usage_from(raw: dict[str, Any]) -> Usage:
         completion=_int(raw.get("completion_tokens")),
         cached=_int(prompt_details.get("cached_tokens")),
         reasoning=_int(completion_details.get("reasoning_tokens")),
+        cache_write=_int(prompt_details.get("cache_write_tokens")),
     )
 
 

@@ -1,23 +1,25 @@
-"""The Anthropic adapter: the native Messages API, plus Anthropic's OpenAI-compatible chat.
+"""The Anthropic adapter: the native Messages API, and nothing else.
 
-`AnthropicProvider` POSTs `/v1/messages` bodies as they are (with `x-api-key`,
-`anthropic-version` and any `anthropic-beta` the client sent) and, for
-requests that arrive as OpenAI chat completions, uses Anthropic's
-OpenAI-compatible `/v1/chat/completions` through the OpenAI-compatible
-adapter it extends. The configured `base_url` works with or without `/v1`.
+`AnthropicProvider` POSTs `/v1/messages` bodies (with `x-api-key`,
+`anthropic-version` and the `anthropic-beta` values the client sent plus any a
+translated body needs). It never calls Anthropic's OpenAI-compatible endpoint:
+that beta lacks prompt caching and parts of thinking and tools, and
+Anthropic-compatible third-party servers do not have it at all. Requests that
+arrive in another dialect are translated by the gateway before they get here
+(`gateway/outbound.py`). The configured `base_url` works with or without `/v1`.
 Bodies are bytes; this module never parses or re-serialises them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from orca_desktop.config import ServerConfig
 from orca_desktop.providers.base import ProviderSpec
 from orca_desktop.providers.http1 import Response, Target
-from orca_desktop.providers.openai_compat import OpenAICompatProvider
+from orca_desktop.providers.openai_compat import PooledProvider
 
 if TYPE_CHECKING:
     from orca_desktop.keystore import Secret
@@ -35,16 +37,29 @@ def api_root(base_url: str) -> str:
     return base if base.endswith("/v1") else f"{base}/v1"
 
 
-class AnthropicProvider(OpenAICompatProvider):
-    """Calls `{root}/messages` natively and `{root}/chat/completions` for OpenAI bodies."""
+class AnthropicProvider(PooledProvider):
+    """Calls `{root}/messages` (and `{root}/models` for `keys test`)."""
+
+    api = "messages"
 
     def __init__(self, spec: ProviderSpec, server: ServerConfig) -> None:
         super().__init__(dataclasses.replace(spec, base_url=api_root(spec.base_url)), server)
         self._messages_url = Target.parse(f"{self.spec.base_url}/messages")
         self._native_cache: tuple[tuple[str | None, ...], bytes] = ((), b"")
 
-    def _native_headers(self, key: Secret | None, client: Mapping[str, str] | None = None) -> bytes:
-        passed = tuple(client.get(name) if client is not None else None for name in PASSED_HEADERS)
+    def _native_headers(
+        self,
+        key: Secret | None,
+        client: Mapping[str, str] | None = None,
+        betas: Sequence[str] = (),
+    ) -> bytes:
+        passed = [client.get(name) if client is not None else None for name in PASSED_HEADERS]
+        if betas:
+            given = passed[1] or ""
+            have = {b.strip() for b in given.split(",") if b.strip()}
+            extra = [b for b in betas if b not in have]
+            if extra:
+                passed[1] = ",".join(([given] if given else []) + extra)
         raw = key.reveal() if key is not None else None
         cache_key = (raw, *passed)
         cached_for, encoded = self._native_cache
@@ -65,15 +80,20 @@ class AnthropicProvider(OpenAICompatProvider):
         self._native_cache = (cache_key, encoded)
         return encoded
 
-    def send_messages(
-        self, payload: bytes, key: Secret | None, headers: Mapping[str, str] | None = None
+    def send(
+        self,
+        payload: bytes,
+        key: Secret | None,
+        client_headers: Mapping[str, str] | None = None,
+        betas: Sequence[str] = (),
     ) -> Awaitable[Response]:
         """POST an Anthropic Messages body; returns once the response headers arrived.
 
-        `headers` are the client's; only `anthropic-version` and `anthropic-beta` are used.
+        Of `client_headers` only `anthropic-version` and `anthropic-beta` are used;
+        `betas` (what a translated body needs) join the client's `anthropic-beta`.
         """
         return self._http().request(
-            "POST", self._messages_url, self._native_headers(key, headers), payload
+            "POST", self._messages_url, self._native_headers(key, client_headers, betas), payload
         )
 
     def _models_headers(self, key: Secret | None) -> bytes:

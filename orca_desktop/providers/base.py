@@ -6,7 +6,7 @@ config. Adapters own one keep-alive connection pool each and never see the clien
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -77,11 +77,23 @@ class Provider(Protocol):
     """An upstream the gateway can call. Implementations pool their connections."""
 
     spec: ProviderSpec
+    api: str
+    """The provider API `send` speaks: "chat" (OpenAI chat completions) or "messages"
+    (Anthropic Messages). The gateway passes a request through when the client speaks
+    it too, and translates it otherwise."""
 
-    def send_chat(self, payload: bytes, key: Secret | None) -> Awaitable[Response]:
-        """POST an OpenAI chat-completions body; awaiting it gives the response once its
-        headers arrived. A plain method returning the awaitable: one coroutine less per
-        request on the gateway's hot path."""
+    def send(
+        self,
+        payload: bytes,
+        key: Secret | None,
+        client_headers: Mapping[str, str] | None = None,
+        betas: Sequence[str] = (),
+    ) -> Awaitable[Response]:
+        """POST a body in `api`'s form; awaiting it gives the response once its headers
+        arrived. A plain method returning the awaitable: one coroutine less per request
+        on the gateway's hot path. `client_headers` are the client's (an adapter reads
+        only the ones its API defines, e.g. `anthropic-beta`); `betas` are API betas
+        a translated body needs."""
         ...
 
     async def list_models(self, key: Secret | None) -> tuple[int, str]:

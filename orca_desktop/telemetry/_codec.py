@@ -64,6 +64,8 @@ STORED_FIELDS = (
     "upstream_ms",
     "ttft_ms",
     "duration_ms",
+    "dropped",
+    "cache_write_tokens",
 )
 _MONEY = frozenset({"cost_usd", "reference_cost_usd", "savings_usd"})
 _PLAIN_MONEY = re.compile(r"-?[0-9]+(?:\.[0-9]{1,12})?")  # see `_money`
@@ -116,6 +118,8 @@ def encode(r: RequestRecord) -> bytes:
             r.upstream_ms,
             r.ttft_ms,
             r.duration_ms,
+            r.dropped,
+            r.cache_write_tokens,
         )
     )
 
@@ -175,6 +179,7 @@ def _api_object(data: list[Any]) -> dict[str, Any]:
         obj[name] = _money(obj[name])
     for name in _TIMINGS:
         obj[name] = _ms(obj[name])
+    obj["dropped"] = list(obj["dropped"] or ())
     return obj
 
 

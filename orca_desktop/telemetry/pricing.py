@@ -31,13 +31,15 @@ class Usage:
 
     `prompt` is the total input, cached tokens included (OpenAI's
     prompt_tokens; for Anthropic add cache reads and writes to input_tokens).
-    `completion` includes `reasoning`; `cached` and `reasoning` are subsets.
+    `completion` includes `reasoning`; `cached` (cache reads), `cache_write`
+    (tokens written to a prompt cache) and `reasoning` are subsets.
     """
 
     prompt: int
     completion: int
     cached: int = 0
     reasoning: int = 0
+    cache_write: int = 0
 
 
 def cost_usd(model: ModelInfo, usage: Usage) -> Decimal | None:
@@ -96,7 +98,7 @@ def _genai_cost(model: ModelInfo, usage: Usage) -> Decimal | None:
     if base != (model.input_price, model.output_price):
         return None  # the catalog price was overridden: charge what the user configured
     cached = min(usage.cached, usage.prompt)
-    if rates.exact:
+    if rates.exact and not usage.cache_write:
         # genai-prices' arithmetic for input, cached input and output tokens, without its
         # per-call lookup (~150 µs on the request path) or its import (~5 MiB resident).
         assert rates.input is not None and rates.output is not None
@@ -115,6 +117,7 @@ def _genai_cost(model: ModelInfo, usage: Usage) -> Decimal | None:
             input_tokens=usage.prompt,
             output_tokens=usage.completion,
             cache_read_tokens=cached or None,
+            cache_write_tokens=min(usage.cache_write, usage.prompt - cached) or None,
         ),
         known.ref,
         provider_id=known.provider_id,

@@ -86,6 +86,9 @@ class RequestRecord:
     upstream_ms: float | None = None
     ttft_ms: float | None = None
     duration_ms: float | None = None
+    dropped: list[str] = field(default_factory=list)
+    """What a translation to the serving provider's API left out, by name."""
+    cache_write_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as PRODUCT.md's Telemetry section gives it; money as JSON numbers."""
@@ -118,6 +121,8 @@ class RequestRecord:
             "upstream_ms": _ms(self.upstream_ms),
             "ttft_ms": _ms(self.ttft_ms),
             "duration_ms": _ms(self.duration_ms),
+            "dropped": list(self.dropped),
+            "cache_write_tokens": self.cache_write_tokens,
         }
 
     @classmethod

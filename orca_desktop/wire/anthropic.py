@@ -118,7 +118,10 @@ ToolResultBlock.model_rebuild()
 
 
 class MessageParam(WireModel):
-    role: Literal["user", "assistant"]
+    """A turn; `system` is Anthropic's mid-conversation system message (Claude Code
+    sends one after the latest user turn, its content possibly an empty list)."""
+
+    role: Literal["user", "assistant", "system"]
     content: BlockContent
 
 
@@ -190,7 +193,7 @@ ALLOWED: dict[str, str] = {
     "max_tokens": "an integer >= 1",
     "messages": "a non-empty list of messages",
     "messages[]": 'an object such as {"role": "user", "content": "..."}',
-    "messages[].role": "one of 'user', 'assistant'",
+    "messages[].role": "one of 'user', 'assistant', 'system'",
     "messages[].content": "a string or a list of content blocks",
     "messages[].content[]": _BLOCK,
     "messages[].content[].type": "a non-empty string such as 'text' or 'tool_result'",
@@ -364,7 +367,43 @@ def _tool_choice(choice: dict[str, Any]) -> Any:
     return "none" if kind == "none" else "auto"
 
 
-def anthropic_to_openai_request(body: dict[str, Any]) -> dict[str, Any]:
+_MAPPED_KEYS = frozenset(
+    (
+        "model", "messages", "system", "max_tokens", "temperature", "top_p", "stop_sequences",
+        "stream", "tools", "tool_choice", "metadata",
+    )
+)  # fmt: skip
+_MAPPED_BLOCKS = {
+    "user": frozenset(("text", "image", "document", "tool_result")),
+    "assistant": frozenset(("text", "tool_use")),
+    "system": frozenset(("text",)),
+}
+
+
+def _note(dropped: list[str], name: str) -> None:
+    if name not in dropped:
+        dropped.append(name)
+
+
+def _note_blocks(content: Any, role: Any, dropped: list[str]) -> None:
+    """Name the block types of a turn that the chat form has no place for."""
+    if not isinstance(content, list):
+        return
+    mapped = _MAPPED_BLOCKS.get(role if isinstance(role, str) else "", frozenset())
+    for block in content:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind not in mapped:
+            _note(dropped, f"messages[].content[{kind}]")
+        elif kind == "document" and (block.get("source") or {}).get("type") not in (
+            "text",
+            "base64",
+        ):
+            _note(dropped, "messages[].content[document]")
+
+
+def anthropic_to_openai_request(
+    body: dict[str, Any], *, dropped: list[str] | None = None
+) -> dict[str, Any]:
     """An OpenAI chat completions body for a validated Anthropic Messages body.
 
     Mapped: system, messages (text, images, PDFs, tool_use, tool_result), max_tokens,
@@ -372,15 +411,28 @@ def anthropic_to_openai_request(body: dict[str, Any]) -> dict[str, Any]:
     tools, tool_choice, disable_parallel_tool_use, metadata.user_id, thinking budget
     → reasoning_effort. Dropped: top_k, server tools, thinking blocks, other fields.
     """
+    dropped = [] if dropped is None else dropped
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system:
         messages.append({"role": "system", "content": _text_of(system)})
     for message in body.get("messages", []):
-        if message.get("role") == "assistant":
-            messages.append(_assistant_message(message.get("content", "")))
+        role = message.get("role")
+        for key in message:
+            if key not in ("role", "content"):
+                _note(dropped, f"messages[].{key}")
+        content = message.get("content", "")
+        _note_blocks(content, role, dropped)
+        if role == "assistant":
+            messages.append(_assistant_message(content))
+        elif role == "system":
+            # a mid-conversation system turn stays where it is: Claude Code puts its
+            # environment, skills and tool lists there
+            text = _text_of(content)
+            if text:
+                messages.append({"role": "system", "content": text})
         else:
-            messages.extend(_user_messages(message.get("content", "")))
+            messages.extend(_user_messages(content))
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     for key in ("max_tokens", "temperature", "top_p"):
         if body.get(key) is not None:
@@ -390,6 +442,12 @@ def anthropic_to_openai_request(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("stream"):
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
+    for key in body:
+        if key not in _MAPPED_KEYS and key != "thinking":
+            _note(dropped, key)
+    for tool in body.get("tools") or ():
+        if tool.get("type") not in (None, "custom"):
+            _note(dropped, f"tools[{tool.get('type')}]")
     tools = [t for t in body.get("tools") or () if t.get("type") in (None, "custom")]
     if tools:
         out["tools"] = [
@@ -414,7 +472,16 @@ def anthropic_to_openai_request(body: dict[str, Any]) -> dict[str, Any]:
     thinking = body.get("thinking") or {}
     if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
         out["reasoning_effort"] = _reasoning_effort(thinking["budget_tokens"])
+    elif thinking.get("type") == "adaptive":
+        effort = (body.get("output_config") or {}).get("effort")
+        out["reasoning_effort"] = (
+            _EFFORTS.get(effort, "medium") if isinstance(effort, str) else "medium"
+        )
     return out
+
+
+_EFFORTS = {"low": "low", "medium": "medium", "high": "high", "max": "xhigh"}
+"""Anthropic's `output_config.effort` (with adaptive thinking) as an OpenAI effort."""
 
 
 # --- OpenAI response -> Anthropic response -----------------------------------------------

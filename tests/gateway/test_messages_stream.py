@@ -132,7 +132,7 @@ def test_passthrough_forwards_every_frame_unchanged_and_reads_the_facts() -> Non
         "prompt_tokens": 16,
         "completion_tokens": 7,
         "total_tokens": 23,
-        "prompt_tokens_details": {"cached_tokens": 4},
+        "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 2},
     }
 
 

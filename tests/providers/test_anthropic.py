@@ -22,7 +22,7 @@ def test_api_root_with_or_without_v1(base: str, root: str) -> None:
     assert api_root(base) == root
 
 
-def test_both_endpoints_hang_off_the_root() -> None:
+def test_the_messages_endpoint_hangs_off_the_root_and_there_is_no_chat_endpoint() -> None:
     spec = ProviderSpec(
         id="anth",
         label="anth",
@@ -34,4 +34,5 @@ def test_both_endpoints_hang_off_the_root() -> None:
     )
     provider = AnthropicProvider(spec, ServerConfig())
     assert str(provider._messages_url) == "http://h:1/v1/messages"
-    assert str(provider._chat_url) == "http://h:1/v1/chat/completions"
+    assert provider.api == "messages"
+    assert not hasattr(provider, "_chat_url")  # never Anthropic's OpenAI-compatible beta

@@ -98,7 +98,7 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     (make_messages_request(max_tokens=0), "max_tokens", ">= 1"),
     (make_messages_request(messages=[]), "messages", "non-empty"),
     (
-        make_messages_request(messages=[{"role": "system", "content": "x"}]),
+        make_messages_request(messages=[{"role": "wizard", "content": "x"}]),
         "messages[0].role",
         "'user'",
     ),
