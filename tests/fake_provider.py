@@ -66,6 +66,7 @@ class Reply:
     prompt_tokens: int = 10
     completion_tokens: int = 5
     cached_tokens: int | None = None
+    cache_write_tokens: int | None = None  # Anthropic's cache_creation_input_tokens
     reasoning_tokens: int | None = None
     served_model: str | None = None  # the body's "model"; default: the requested id
     finish_reason: str | None = None  # default: "tool_calls" with tool calls, else "stop"
@@ -567,9 +568,9 @@ def _anthropic_usage(step: Reply) -> dict[str, Any]:
         "input_tokens": step.prompt_tokens,
         "output_tokens": step.completion_tokens,
     }
-    if step.cached_tokens is not None:
-        usage["cache_read_input_tokens"] = step.cached_tokens
-        usage["cache_creation_input_tokens"] = 0
+    if step.cached_tokens is not None or step.cache_write_tokens is not None:
+        usage["cache_read_input_tokens"] = step.cached_tokens or 0
+        usage["cache_creation_input_tokens"] = step.cache_write_tokens or 0
     return usage
 
 

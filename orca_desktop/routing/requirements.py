@@ -179,8 +179,10 @@ def _wants_reasoning(body: Mapping[str, Any]) -> bool:
     effort = body.get("reasoning_effort")
     if effort is not None and effort != "none":
         return True
-    thinking = body.get("thinking")  # Anthropic: {"type": "enabled", "budget_tokens": N}
-    return isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive")
+    # Anthropic: {"type": "enabled", "budget_tokens": N} asks for thinking; "adaptive"
+    # (Claude Code's default) lets the model decide, so any model can serve it
+    thinking = body.get("thinking")
+    return isinstance(thinking, Mapping) and thinking.get("type") == "enabled"
 
 
 def _max_output(body: Mapping[str, Any]) -> int | None:
