@@ -19,7 +19,7 @@ from orca_desktop import __version__
 from orca_desktop.app import Options, make_keystore, make_provider, serve
 from orca_desktop.config import ConfigError, default_config_path, load_config
 from orca_desktop.core import Core
-from orca_desktop.keystore import KeyStore, NoSecureKeyring
+from orca_desktop.keystore import KeyStore, NoSecureKeyring, env_var_name
 from orca_desktop.providers.base import ProviderConfigError, resolve_providers
 
 EXIT_USAGE = 2
@@ -252,7 +252,16 @@ def _keys_list(store: KeyStore, opts: Options, out: TextIO) -> int:
 async def _keys_test(store: KeyStore, opts: Options, provider: str) -> int:
     config = load_config(opts.config_path or default_config_path())
     spec = resolve_providers(config)[provider]
-    await asyncio.get_running_loop().run_in_executor(None, store.load, [provider])
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, store.load, [provider])
+    except NoSecureKeyring as exc:
+        print(
+            f"No key for {provider}: the keyring is not usable ({exc}), and "
+            f"{env_var_name(provider)} is not set. Set that variable for this shell, or fix "
+            f"the keyring and run `orca-desktop keys set {provider}`.",
+            file=sys.stderr,
+        )
+        return 1
     key = store.get(provider)
     if key is None:
         print(f"No key for {provider}: run `orca-desktop keys set {provider}`.", file=sys.stderr)

@@ -177,6 +177,34 @@ async def test_keys_set_without_a_keyring_fails_and_says_how_to_fix(
     assert key not in out + err
 
 
+async def test_keys_test_without_a_keyring_says_this_provider_has_no_key_and_both_fixes(
+    tmp_path: Path,
+) -> None:
+    env = cli_env("unused", PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    rc, out, err = await run(
+        "keys", "test", "openai", "--config", str(tmp_path / "none.toml"), env=env
+    )
+    assert rc == 1
+    assert "No key for openai" in err
+    assert "keyring is not usable" in err and "ORCA_KEY_OPENAI" in err
+    assert "orca-desktop keys set openai" in err
+
+
+async def test_keys_test_without_a_keyring_still_tests_the_environment_key(
+    tmp_path: Path, test_secrets: Any
+) -> None:
+    key = test_secrets.new("envkey")
+    async with FakeProvider(require_key=key) as fake:
+        config = tmp_path / "config.toml"
+        write_config(config, fake.base_url)
+        env = cli_env(
+            "unused", ORCA_KEY_MOCK=key, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"
+        )
+        rc, out, err = await run("keys", "test", "mock", "--config", str(config), env=env)
+    assert rc == 0, err
+    assert "key works" in out
+
+
 async def test_serve_demo_routes_without_keys_or_network(tmp_path: Path) -> None:
     env = cli_env(
         "unused",
