@@ -220,7 +220,9 @@ class Router:
         self._contexts = sorted({row.context for row in self._rows})
         self._pools: dict[tuple[int, int, Reach], _Pool] = {}
         everything = [Option(r, r.model.provider, r.model.upstream_id, False) for r in self._rows]
-        self._global_band = skyband(everything, AUTO_CHAIN_LENGTH)
+        # twice the chain: the models cheaper than the choice that lack what the request
+        # needs must not be crowded out of the record by cheaper ones without a key
+        self._global_band = skyband(everything, 2 * AUTO_CHAIN_LENGTH)
         # dated names already resolved (`_rows_for`); single-row ones take `_pinned_one` too
         self._dated: dict[str, _Target] = {}
         self._check_routers()
@@ -473,17 +475,25 @@ class Router:
         limit = chain[0].estimated_cost_usd if chain else None
         in_chain = {(c.model.provider, c.model.id) for c in chain}
         shown: list[Candidate] = []
+        unfit = unreachable = 0  # capability/context exclusions; no key or cooling
         for option in rank_by_cost(self._global_band, ask.prompt_tokens, ask.output_tokens):
             row = option.row
-            if len(shown) >= AUTO_CHAIN_LENGTH:
+            if unfit >= AUTO_CHAIN_LENGTH and unreachable >= AUTO_CHAIN_LENGTH:
                 break
             if (row.model.provider, row.model.id) in in_chain:
                 continue
             cost = row.cost_usd(ask.prompt_tokens, ask.output_tokens)
             if limit is not None and cost >= limit:
                 break
-            reason = self._exclusion(row, ask) or self._cooling_reason(row, ask.reach)
-            if reason is not None:
+            reason = self._exclusion(row, ask)
+            if reason is not None and not reason.startswith("no key"):
+                if unfit < AUTO_CHAIN_LENGTH:
+                    unfit += 1
+                    shown.append(self._excluded(row, reason, ask, cost))
+                continue
+            reason = reason or self._cooling_reason(row, ask.reach)
+            if reason is not None and unreachable < AUTO_CHAIN_LENGTH:
+                unreachable += 1
                 shown.append(self._excluded(row, reason, ask, cost))
         return shown
 

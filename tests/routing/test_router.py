@@ -611,3 +611,18 @@ def test_a_pinned_model_is_decided_without_scanning_the_prompt() -> None:
     expected = s.router._decide("seer", (), None, requirements_of(body), s.reach)
     assert decision.chain[0].estimated_cost_usd == expected.chain[0].estimated_cost_usd > 0
     assert CountedList.walks == 2  # once for the estimate read above, once for `expected`
+
+
+def test_auto_with_tools_names_cheaper_models_lacking_tools_beside_many_keyless() -> None:
+    # eight cheap models of a provider with no key, then two reachable ones without tools,
+    # then the reachable tool model auto picks: the record must still say why the two
+    # cheaper reachable ones were passed over, not only that keys are missing
+    keyless = [model(f"cheap{i}", "mistral", inp=f"0.0{i + 1}", out="0.01") for i in range(8)]
+    plain = [model(f"plain{i}", "openai", inp=f"0.{i + 2}", out="0.1", caps=()) for i in range(2)]
+    chosen = model("worker", "openai", inp="0.9", out="0.9", caps=("tools",))
+    s = make_router([*keyless, *plain, chosen], direct=("openai",))
+    decision = s.decide("auto", tools=True)
+    assert decision.chain[0].model.id == "worker"
+    excluded = {c.model.id: c.excluded for c in decision.candidates if c.excluded}
+    assert excluded["plain0"] == "lacks tools" and excluded["plain1"] == "lacks tools"
+    assert sum(1 for why in excluded.values() if why.startswith("no key")) >= 3
