@@ -342,7 +342,7 @@ class Router:
         return (
             "pinned",
             "direct",
-            self._explicit([self._rows_for(target)], ask, target, order="cost"),
+            self._explicit([self._rows_for(target)], ask, target, order="cost", pinned=True),
         )
 
     def _rows_for(self, target: str) -> _Target:
@@ -524,13 +524,22 @@ class Router:
 
     # -- explicit lists: plain ids, pinned ids, named routers ----------------------
 
-    def _explicit(self, targets: Sequence[_Target], ask: _Ask, what: str, *, order: str) -> _Plan:
+    def _explicit(
+        self, targets: Sequence[_Target], ask: _Ask, what: str, *, order: str, pinned: bool = False
+    ) -> _Plan:
+        """`pinned`: the user named the model, so the catalog's capability and context
+        figures (ours, and they can be wrong) do not refuse it; its provider decides,
+        and the reason says what the catalog expected. Only a missing key excludes."""
         excluded: list[Candidate] = []
         eligible: list[Option] = []
         seen: set[tuple[str, str]] = set()
+        notes: list[str] = []
         for rows, snapshot in targets:
             for row in rows:
                 reason = self._exclusion(row, ask)
+                if pinned and reason is not None and not reason.startswith("no key"):
+                    notes.append(reason)
+                    reason = self._exclusion(row, ask, reach_only=True)
                 route = route_for(row.model, ask.reach, snapshot) if reason is None else None
                 if route is None:
                     reason = reason or no_key_reason(row.model.provider)
@@ -546,6 +555,8 @@ class Router:
             )
         chain = [self._candidate(o, None, ask) for o in eligible]
         reason = f"requested {what}" if chain else ""
+        if chain and notes:
+            reason += f" (the catalog says: {notes[0]}; sent anyway)"
         error = None if chain else self._explicit_error(what, excluded)
         return _Plan(chain + excluded, chain, reason, error)
 
@@ -621,8 +632,13 @@ class Router:
 
     # -- shared pieces -----------------------------------------------------------
 
-    def _exclusion(self, row: Row, ask: _Ask) -> str | None:
-        """Why `row` cannot serve this request, or None; cool-downs aside."""
+    def _exclusion(self, row: Row, ask: _Ask, *, reach_only: bool = False) -> str | None:
+        """Why `row` cannot serve this request, or None; cool-downs aside. With
+        `reach_only`, only a missing key counts."""
+        if reach_only:
+            if row.model.provider not in ask.reach.direct and ask.reach.hosted_router is None:
+                return no_key_reason(row.model.provider)
+            return None
         missing = ask.mask & ~row.mask
         if missing:
             lacks = [n for n, bit in CAPABILITY_BITS.items() if missing & bit and bit != REASONING]

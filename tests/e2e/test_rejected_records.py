@@ -1,6 +1,6 @@
 """Records of requests the gateway rejected before any provider was asked.
 
-A routing rejection (424: no key; 400: nothing capable) keeps what the router
+A routing rejection (424: no key; 400: nothing capable behind a router) keeps what the router
 worked out, so the window can show why nothing could serve the request: the
 route asked for, the reason, and the candidates with why each was excluded.
 A request that failed validation still says which model it asked for.
@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Gateway, GatewayFactory
+from tests.fake_provider import Reply
 
 pytestmark = pytest.mark.asyncio
 
@@ -58,13 +59,21 @@ async def test_a_424_keeps_the_route_and_the_candidates_without_a_key(gateway: G
     assert all(c["estimated_cost_usd"] is not None for c in record["candidates"])
 
 
-async def test_a_400_keeps_why_each_candidate_could_not_serve(gateway: Gateway) -> None:
-    record = await rejected(gateway, model="fake-small", reasoning_effort="high")
-
-    assert record["status"] == 400
-    assert (record["router"], record["strategy"]) == ("pinned", "direct")
-    assert "not a reasoning model" in record["reason"]
-    assert excluded(record) == {"fake-small": "not a reasoning model"}
+async def test_a_pinned_model_the_catalog_thinks_incapable_is_sent_and_the_reason_says_so(
+    gateway: Gateway,
+) -> None:
+    # not a rejection any more: the user named the model, its provider decides
+    gateway.fake.script("fake-small", Reply(content="thought about it"))
+    async with aiohttp.ClientSession(headers=gateway.auth) as http:
+        async with http.post(
+            f"{gateway.base_url}/chat/completions",
+            json={"model": "fake-small", "messages": MESSAGES, "reasoning_effort": "high"},
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+    assert gateway.fake.received_for("fake-small")[0].body["reasoning_effort"] == "high"
+    [record] = await gateway.records(1)
+    assert (record["router"], record["strategy"], record["status"]) == ("pinned", "direct", 200)
+    assert "the catalog says: not a reasoning model; sent anyway" in record["reason"]
 
 
 async def test_a_named_router_rejection_names_the_router(

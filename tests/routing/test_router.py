@@ -296,10 +296,10 @@ def test_route_fallback_without_models_is_just_the_model() -> None:
     assert chain_of(decision) == [("seer", "openai")]
 
 
-def test_fallback_skips_incapable_entries_and_says_why() -> None:
+def test_fallback_lists_are_explicit_choices_not_filtered_by_the_catalogs_capabilities() -> None:
     decision = setup().decide("seer", fallbacks=["toolie", "big"], tools=True)
-    assert chain_of(decision) == [("toolie", "groq"), ("big", "openai")]
-    assert {c.model.id: c.excluded for c in decision.candidates}["seer"] == "lacks tools"
+    assert chain_of(decision) == [("seer", "openai"), ("toolie", "groq"), ("big", "openai")]
+    assert decision.reason == "fallback list: seer → toolie → big"
 
 
 def test_fallback_list_may_contain_routers() -> None:
@@ -402,25 +402,28 @@ def test_auto_with_no_capable_model_is_400_saying_what_is_missing(
         ("tiny", {"max_tokens": 9000}, "context too small (needs "),
     ],
 )
-def test_explicit_model_lacking_a_capability_is_400(
+def test_a_pinned_model_the_catalog_thinks_incapable_goes_to_its_provider_anyway(
     requested: str, body: dict[str, Any], reason: str
 ) -> None:
-    with pytest.raises(RoutingError) as info:
-        setup().decide(requested, **body)
-    assert (info.value.status, info.value.code) == (400, "no_capable_model")
-    assert reason in info.value.message
-    assert info.value.candidates[0].excluded is not None
-    assert info.value.candidates[0].excluded.startswith(reason)
+    # the capability table is ours and can be wrong; the user named the model
+    decision = setup().decide(requested, **body)
+    assert decision.route_label == "pinned/direct"
+    assert decision.chain[0].model.id == requested
+    assert f"(the catalog says: {reason}" in decision.reason
+    assert decision.reason.endswith("; sent anyway)")
 
 
-def test_context_reason_gives_needed_and_available_tokens() -> None:
+def test_the_pinned_note_gives_needed_and_available_tokens() -> None:
     s = setup()
     req = requirements_of(make_body(max_tokens=9000))
+    decision = s.router.decide("tiny", req=req, reach=s.reach)
+    assert f"context too small (needs {req.prompt_tokens + 9000}, has 8000)" in decision.reason
+
+
+def test_a_pinned_model_without_a_key_is_still_a_424() -> None:
     with pytest.raises(RoutingError) as info:
-        s.router.decide("tiny", req=req, reach=s.reach)
-    assert info.value.candidates[0].excluded == (
-        f"context too small (needs {req.prompt_tokens + 9000}, has 8000)"
-    )
+        setup().decide("seer", reach=Reach(frozenset({"groq"})), tools=True)
+    assert info.value.status == 424
 
 
 # --- cool-downs in decisions ------------------------------------------------------------
