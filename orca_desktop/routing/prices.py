@@ -45,8 +45,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
-"""Bumped whenever the file layout or what an entry means changes."""
+CACHE_FORMAT = 2
+"""Bumped whenever the file layout or what an entry means changes (2: `cache_write`)."""
 
 # Our provider ids where genai-prices names the provider differently.
 GENAI_PRICES_PROVIDERS: Mapping[str, str] = {"gemini": "google", "xai": "x-ai"}
@@ -55,7 +55,6 @@ GENAI_PRICES_PROVIDERS: Mapping[str, str] = {"gemini": "google", "xai": "x-ai"}
 # nothing to a cost); any other key on a tiered price sends its cost to genai-prices.
 _ZERO_COUNT_KEYS = frozenset(
     {
-        "cache_write_mtok",
         "cache_write_1h_mtok",
         "input_audio_mtok",
         "cache_audio_read_mtok",
@@ -64,7 +63,7 @@ _ZERO_COUNT_KEYS = frozenset(
         "storage_searches_kcount",
     }
 )
-_TOKEN_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok")
+_TOKEN_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
 
 
 def genai_prices_provider(provider: str) -> str:
@@ -112,18 +111,24 @@ def base_price(price: Price | None) -> Decimal | None:
 class Rates:
     """USD per million tokens of one model at one moment.
 
-    `exact` is False when the price has parts our arithmetic does not cover
-    (a tiered price with a per-request fee, say); its cost then comes from
-    genai-prices itself.
+    `cache_read` and `cache_write` are None when genai-prices has no such
+    price for the model; those tokens then cost the input price, as
+    genai-prices charges them. `exact` is False when the price has parts our
+    arithmetic does not cover (a tiered price with a per-request fee, say);
+    its cost then comes from genai-prices itself.
     """
 
     input: Price | None
     output: Price | None
     cache_read: Price | None
     exact: bool = True
+    cache_write: Price | None = None
 
     def is_flat(self) -> bool:
-        return not any(isinstance(p, Tiered) for p in (self.input, self.output, self.cache_read))
+        return not any(
+            isinstance(p, Tiered)
+            for p in (self.input, self.output, self.cache_read, self.cache_write)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,15 +349,16 @@ def _rates_of(model_price: Any) -> Rates:
             values.append(value)
         else:
             raise TypeError(f"unexpected genai-prices price {value!r}")
-    inp, out, cache_read = values
+    inp, out, cache_read, cache_write = values
     if inp is None or out is None:
-        return Rates(inp, out, cache_read, exact=False)
+        return Rates(inp, out, cache_read, exact=False, cache_write=cache_write)
     if any(isinstance(v, Tiered) for v in values):
-        # Flat prices are charged for input, cached input and output only, as before
-        # this table existed; a tiered one must be fully covered by that arithmetic.
+        # Flat prices are charged for input, cache reads and writes and output only, as
+        # before this table existed; a tiered one must be fully covered by that arithmetic.
         extra = keys - set(_TOKEN_KEYS) - _ZERO_COUNT_KEYS
-        return Rates(inp, out, cache_read, exact=cache_read is not None and not extra)
-    return Rates(inp, out, cache_read)
+        exact = cache_read is not None and not extra
+        return Rates(inp, out, cache_read, exact=exact, cache_write=cache_write)
+    return Rates(inp, out, cache_read, cache_write=cache_write)
 
 
 def _strip_prefix(model_ref: str, provider: str, provider_id: str) -> str:
@@ -379,6 +385,7 @@ def _encode_conditional(conditional: _Conditional) -> dict[str, Any]:
         "input": _encode_price(rates.input),
         "output": _encode_price(rates.output),
         "cache_read": _encode_price(rates.cache_read),
+        "cache_write": _encode_price(rates.cache_write),
         "exact": rates.exact,
     }
     if conditional.since is not None:
@@ -418,6 +425,7 @@ def _decode_conditional(raw: Mapping[str, Any]) -> _Conditional:
         _decode_price(raw["output"]),
         _decode_price(raw["cache_read"]),
         exact,
+        _decode_price(raw["cache_write"]),
     )
     since = raw.get("since")
     between = raw.get("between")

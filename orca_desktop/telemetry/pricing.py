@@ -44,7 +44,7 @@ class Usage:
 
 def cost_usd(model: ModelInfo, usage: Usage) -> Decimal | None:
     """The cost of `usage` on `model`; None when it cannot be known (negative counts)."""
-    if usage.prompt < 0 or usage.completion < 0 or usage.cached < 0:
+    if min(usage.prompt, usage.completion, usage.cached, usage.cache_write) < 0:
         return None
     priced = _genai_cost(model, usage)
     if priced is not None:
@@ -76,13 +76,24 @@ def savings_usd(cost: Decimal | None, reference_cost: Decimal | None) -> Decimal
     return reference_cost - cost
 
 
-def _catalog_cost(model: ModelInfo, usage: Usage) -> Decimal:
+def _split_prompt(usage: Usage) -> tuple[int, int, int]:
+    """(uncached input, cache reads, cache writes): the prompt split three ways.
+
+    Counts the provider reported beyond the prompt are clamped to it, reads first.
+    """
     cached = min(usage.cached, usage.prompt)
+    written = min(usage.cache_write, usage.prompt - cached)
+    return usage.prompt - cached - written, cached, written
+
+
+def _catalog_cost(model: ModelInfo, usage: Usage) -> Decimal:
+    # The catalog has no cache-write price: cache writes cost the input price.
+    uncached, cached, written = _split_prompt(usage)
     cached_price = model.cached_input_price
     if cached_price is None:
         cached_price = model.input_price
     total = (
-        model.input_price * (usage.prompt - cached)
+        model.input_price * (uncached + written)
         + cached_price * cached
         + model.output_price * usage.completion
     )
@@ -97,17 +108,23 @@ def _genai_cost(model: ModelInfo, usage: Usage) -> Decimal | None:
     base = (base_price(rates.input), base_price(rates.output))
     if base != (model.input_price, model.output_price):
         return None  # the catalog price was overridden: charge what the user configured
-    cached = min(usage.cached, usage.prompt)
-    if rates.exact and not usage.cache_write:
-        # genai-prices' arithmetic for input, cached input and output tokens, without its
-        # per-call lookup (~150 µs on the request path) or its import (~5 MiB resident).
+    uncached, cached, written = _split_prompt(usage)
+    if rates.exact:
+        # genai-prices' arithmetic for input, cache reads, cache writes and output tokens,
+        # without its per-call lookup (~150 µs on the request path) or its import (~5 MiB
+        # resident). A cache price genai-prices lacks is the input price, as there.
         assert rates.input is not None and rates.output is not None
         input_mtok = _at(rates.input, usage.prompt)
-        read = rates.cache_read
+        read, write = rates.cache_read, rates.cache_write
         read_mtok = input_mtok if read is None else _at(read, usage.prompt)
+        write_mtok = input_mtok if write is None else _at(write, usage.prompt)
         output_mtok = _at(rates.output, usage.prompt)
-        uncached = usage.prompt - cached
-        total = input_mtok * uncached + read_mtok * cached + output_mtok * usage.completion
+        total = (
+            input_mtok * uncached
+            + read_mtok * cached
+            + write_mtok * written
+            + output_mtok * usage.completion
+        )
         return total / _MILLION
     from genai_prices import Usage as GenaiUsage
     from genai_prices import calc_price
@@ -117,7 +134,7 @@ def _genai_cost(model: ModelInfo, usage: Usage) -> Decimal | None:
             input_tokens=usage.prompt,
             output_tokens=usage.completion,
             cache_read_tokens=cached or None,
-            cache_write_tokens=min(usage.cache_write, usage.prompt - cached) or None,
+            cache_write_tokens=written or None,
         ),
         known.ref,
         provider_id=known.provider_id,

@@ -48,10 +48,19 @@ def filled_table(version: str | None = None) -> PriceTable:
         Usage(prompt=50_000, completion=2_000, cached=40_000),
         Usage(prompt=300_000, completion=1_000, cached=10_000),  # past long-context tiers
         Usage(prompt=0, completion=0),
+        Usage(prompt=12_000, completion=300, cache_write=12_000),
+        Usage(prompt=60_000, completion=900, cached=40_000, cache_write=15_000),
+        Usage(prompt=250_000, completion=900, cached=100_000, cache_write=120_000),
     ],
 )
-def test_every_bundled_model_costs_what_genai_prices_says(usage: Usage) -> None:
+def test_every_bundled_model_costs_what_genai_prices_says(
+    usage: Usage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cache reads and writes included, and without importing genai-prices for the cost."""
+    import genai_prices
+
     catalog = Catalog.build(Config())
+    exact = 0
     compared = 0
     for info in catalog.entries():
         provider_id = genai_prices_provider(info.provider)
@@ -63,9 +72,20 @@ def test_every_bundled_model_costs_what_genai_prices_says(usage: Usage) -> None:
             ).total_price
         except LookupError:
             continue
-        assert cost_usd(info, usage) == expected, (info.provider, info.id)
+        known = prices.TABLE.find(info.provider, info.upstream_id, info.id)
+        assert known is not None
+        with monkeypatch.context() as patched:
+            if known.rates().exact:
+                patched.setattr(genai_prices, "calc_price", _not_called)
+                exact += 1
+            assert cost_usd(info, usage) == expected, (info.provider, info.id)
         compared += 1
     assert compared >= 20
+    assert exact >= 20
+
+
+def _not_called(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a cost the table covers asked genai-prices")
 
 
 def _genai_usage(usage: Usage) -> GenaiUsage:
@@ -73,6 +93,7 @@ def _genai_usage(usage: Usage) -> GenaiUsage:
         input_tokens=usage.prompt,
         output_tokens=usage.completion,
         cache_read_tokens=usage.cached or None,
+        cache_write_tokens=usage.cache_write or None,
     )
 
 
@@ -169,21 +190,30 @@ def test_cache_for_another_genai_prices_version_is_ignored(tmp_path: Path) -> No
         b"",
         b"\x00\xff not json",
         b"[]",
-        b'{"format": 1}',
+        b'{"format": 2}',
         b'{"format": 999, "genai_prices": "VERSION", "models": []}',
-        b'{"format": 1, "genai_prices": "VERSION", "models": {}}',
-        b'{"format": 1, "genai_prices": "VERSION", "models": [{"provider": "openai"}]}',
-        b'{"format": 1, "genai_prices": "VERSION", "models": [{"provider": "openai", '
+        # format 1 (no cache-write prices): rebuilt, never read as if writes cost the input price
+        b'{"format": 1, "genai_prices": "VERSION", "models": []}',
+        # format 2 needs the cache-write price, null when genai-prices has none
+        b'{"format": 2, "genai_prices": "VERSION", "models": [{"provider": "openai", '
+        b'"ref": "gpt-4o", "prices": [{"input": "1", "output": "1", "cache_read": null, '
+        b'"exact": true}]}]}',
+        b'{"format": 2, "genai_prices": "VERSION", "models": [{"provider": "openai", '
+        b'"ref": "gpt-4o", "prices": [{"input": "1", "output": "1", "cache_read": null, '
+        b'"cache_write": "-2", "exact": true}]}]}',
+        b'{"format": 2, "genai_prices": "VERSION", "models": {}}',
+        b'{"format": 2, "genai_prices": "VERSION", "models": [{"provider": "openai"}]}',
+        b'{"format": 2, "genai_prices": "VERSION", "models": [{"provider": "openai", '
         b'"ref": "gpt-4o", "prices": [{"input": "abc", "output": "1", "cache_read": null, '
         b'"exact": true}]}]}',
-        b'{"format": 1, "genai_prices": "VERSION", "models": [{"provider": "openai", '
+        b'{"format": 2, "genai_prices": "VERSION", "models": [{"provider": "openai", '
         b'"ref": "gpt-4o", "prices": [{"input": "-1", "output": "1", "cache_read": null, '
         b'"exact": true}]}]}',
-        b'{"format": 1, "genai_prices": "VERSION", "models": [{"provider": "openai", '
+        b'{"format": 2, "genai_prices": "VERSION", "models": [{"provider": "openai", '
         b'"ref": "gpt-4o", "prices": []}]}',
-        b'{"format": 1, "genai_prices": "VERSION", "models": [{"provider": "openai", '
+        b'{"format": 2, "genai_prices": "VERSION", "models": [{"provider": "openai", '
         b'"ref": "gpt-4o", "prices": [{"input": "1", "output": "1", "cache_read": null, '
-        b'"exact": true, "since": "yesterday"}]}]}',
+        b'"cache_write": null, "exact": true, "since": "yesterday"}]}]}',
     ],
 )
 def test_corrupt_cache_is_ignored_and_the_catalog_still_builds(

@@ -79,6 +79,8 @@ def test_gpt_4o_cost_matches_known_figures(
         Usage(prompt=1_000, completion=500),
         Usage(prompt=50_000, completion=2_000, cached=40_000),
         Usage(prompt=300_000, completion=1_000, cached=10_000),  # past long-context tiers
+        Usage(prompt=20_000, completion=800, cached=12_000, cache_write=6_000),
+        Usage(prompt=400_000, completion=800, cached=100_000, cache_write=250_000),
     ],
 )
 def test_known_models_cost_what_genai_prices_says(
@@ -96,11 +98,59 @@ def test_known_models_cost_what_genai_prices_says(
             input_tokens=usage.prompt,
             output_tokens=usage.completion,
             cache_read_tokens=usage.cached or None,
+            cache_write_tokens=usage.cache_write or None,
         ),
         genai_ref,
         provider_id=genai_provider,
     ).total_price
     assert cost_usd(info, usage) == expected
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected"),
+    [
+        # 2000 x 3 + 5000 x 0.3 + 3000 x 3.75 + 400 x 15 = 24750 micro-dollars
+        ("claude-sonnet-4-5", Decimal("0.02475")),
+        # 2000 x 15 + 5000 x 1.5 + 3000 x 18.75 + 400 x 75 = 123750 micro-dollars
+        ("claude-opus-4-1", Decimal("0.12375")),
+    ],
+)
+def test_cache_reads_and_writes_cost_their_own_prices(
+    catalog: Catalog, model_id: str, expected: Decimal
+) -> None:
+    info = catalog.find("anthropic", model_id)
+    assert info is not None
+    usage = Usage(prompt=10_000, completion=400, cached=5_000, cache_write=3_000)
+    assert cost_usd(info, usage) == expected
+    theirs = calc_price(
+        GenaiUsage(
+            input_tokens=10_000,
+            output_tokens=400,
+            cache_read_tokens=5_000,
+            cache_write_tokens=3_000,
+        ),
+        model_id,
+        provider_id="anthropic",
+    ).total_price
+    assert theirs == expected
+
+
+def test_cache_writes_without_a_cache_write_price_cost_the_input_price(catalog: Catalog) -> None:
+    gpt_4o = catalog.find("openai", "gpt-4o")
+    assert gpt_4o is not None
+    with_writes = Usage(prompt=1234, completion=567, cached=1000, cache_write=200)
+    assert cost_usd(gpt_4o, with_writes) == Decimal("0.007505")
+    fake = model("fake", "mock", inp="1", out="2", cached="0.1")  # the catalog has no write price
+    usage = Usage(prompt=1_000, completion=0, cached=500, cache_write=300)
+    assert cost_usd(fake, usage) == Decimal("0.00055")
+
+
+def test_cache_counts_beyond_the_prompt_are_clamped_to_it(catalog: Catalog) -> None:
+    sonnet = catalog.find("anthropic", "claude-sonnet-4-5")
+    assert sonnet is not None
+    # 600 reads, then only 400 of the 900 writes fit: 600 x 0.3 + 400 x 3.75 = 1680 micro-dollars
+    usage = Usage(prompt=1_000, completion=0, cached=600, cache_write=900)
+    assert cost_usd(sonnet, usage) == Decimal("0.00168")
 
 
 def test_long_context_tier_applies_to_tiered_models(catalog: Catalog) -> None:
@@ -169,6 +219,7 @@ def test_unknown_reference_or_cost_gives_no_savings(catalog: Catalog) -> None:
     assert reference_cost_usd(None, Usage(prompt=1, completion=1)) is None
     assert savings_usd(None, Decimal(1)) is None
     assert cost_usd(model("x"), Usage(prompt=-1, completion=0)) is None
+    assert cost_usd(model("x"), Usage(prompt=1, completion=0, cache_write=-1)) is None
 
 
 def test_estimated_cost_uses_prompt_estimate_and_expected_output() -> None:
