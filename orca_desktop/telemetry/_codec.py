@@ -14,7 +14,9 @@ have given at write time. A field added to `RequestRecord` later is appended
 at the end; `decode` gives fields missing from older rows their default.
 
 Schema-1 rows hold `to_json()` text (a JSON object): `decode` reads both, and
-`api_json` returns such text as it is.
+`api_json` returns such text as it is, once it has every key `to_json` gives
+(text written before `dropped` and `cache_write_tokens` existed gets them
+appended with their defaults).
 
 `api_json` (the recent-requests endpoint, up to a few hundred records a call)
 maps an array straight to the `to_json` object, without building a
@@ -82,6 +84,8 @@ def _default(name: str) -> Any:
 # What a field missing from an older (shorter) row reads as; id, started_at and
 # endpoint have no default but every row has them.
 _DEFAULTS = tuple(_default(name) for name in STORED_FIELDS)
+# The last key `to_json` gives: schema-1 text holding it has every key.
+_LAST_KEY = f'"{STORED_FIELDS[-1]}":'.encode()
 
 
 def encode(r: RequestRecord) -> bytes:
@@ -143,11 +147,25 @@ def decode(stored: bytes | str) -> RequestRecord:
 def api_json(stored: bytes | str) -> bytes:
     """The record's PRODUCT.md JSON from its stored form: `orjson.dumps(record.to_json())`."""
     if isinstance(stored, str) and stored.startswith("{"):
-        return stored.encode()  # schema 1 stored exactly this
+        text = stored.encode()  # schema 1 stored exactly this
+        return text if _LAST_KEY in text else _with_added_keys(text)
     data = orjson.loads(stored)
     if isinstance(data, dict):  # a schema-1 object that did not come as text
         return orjson.dumps(RequestRecord.from_json(data).to_json())
     return orjson.dumps(_api_object(data))
+
+
+def _with_added_keys(text: bytes) -> bytes:
+    """Schema-1 text with the keys added to `to_json` since it was written, at the end.
+
+    Only keys are added (in `to_json` order, at their defaults); what was
+    stored keeps its bytes' values, so the numbers are the ones sent then.
+    """
+    obj = orjson.loads(text)
+    for name, default in zip(STORED_FIELDS, _DEFAULTS, strict=True):
+        if name not in obj:
+            obj[name] = default
+    return orjson.dumps(obj)
 
 
 def _api_object(data: list[Any]) -> dict[str, Any]:

@@ -89,6 +89,7 @@ class RequestRecord:
     dropped: list[str] = field(default_factory=list)
     """What a translation to the serving provider's API left out, by name."""
     cache_write_tokens: int | None = None
+    """Prompt tokens written to a prompt cache (a subset of `prompt_tokens`); None: unknown."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as PRODUCT.md's Telemetry section gives it; money as JSON numbers."""
@@ -144,6 +145,8 @@ class RequestRecord:
             for c in data.get("candidates") or []
         ]
         kwargs["attempts"] = [Attempt(**a) for a in data.get("attempts") or []]
+        # JSON written before these fields existed has no key for them: their defaults
+        kwargs["dropped"] = list(data.get("dropped") or [])
         return cls(**kwargs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import orjson
@@ -64,7 +65,12 @@ records = st.builds(
     upstream_ms=ms,
     ttft_ms=ms,
     duration_ms=ms,
+    dropped=st.lists(text, max_size=4),
+    cache_write_tokens=tokens,
 )
+
+# The stored fields before `dropped` and `cache_write_tokens` were appended.
+_BEFORE_DROPPED = _codec.STORED_FIELDS.index("dropped")
 
 
 @settings(max_examples=300, deadline=None)
@@ -109,6 +115,46 @@ def test_a_row_written_before_a_field_was_added_reads_with_its_default() -> None
     shorter = orjson.dumps(orjson.loads(_codec.encode(record))[:-14])  # no candidates yet
     assert _codec.decode(shorter) == record
     assert _codec.api_json(shorter) == orjson.dumps(record.to_json())
+
+
+def test_a_row_written_before_dropped_and_cache_writes_reads_them_as_unknown() -> None:
+    record = RequestRecord(
+        id="r",
+        started_at="t",
+        endpoint="/v1/chat/completions",
+        status=200,
+        prompt_tokens=10,
+        cached_tokens=4,
+        cost_usd=Decimal("0.25"),
+        duration_ms=8.0,
+    )
+    new = replace(record, dropped=["top_k", "thinking"], cache_write_tokens=6)
+    old_row = orjson.loads(_codec.encode(new))[:_BEFORE_DROPPED]
+    assert len(old_row) == 28 and old_row[-1] == 8.0
+    old = orjson.dumps(old_row)
+    decoded = _codec.decode(old)
+    assert decoded == record
+    assert (decoded.dropped, decoded.cache_write_tokens) == ([], None)
+    api = orjson.loads(_codec.api_json(old))
+    assert (api["dropped"], api["cache_write_tokens"]) == ([], None)
+    assert _codec.api_json(old) == orjson.dumps(record.to_json())
+    # and a row written now keeps both
+    assert _codec.decode(_codec.encode(new)) == new
+    api = orjson.loads(_codec.api_json(_codec.encode(new)))
+    assert (api["dropped"], api["cache_write_tokens"]) == (["top_k", "thinking"], 6)
+
+
+def test_schema_1_text_written_before_dropped_and_cache_writes_gains_both_keys() -> None:
+    record = RequestRecord(
+        id="r", started_at="2025-06-01T00:00:00Z", endpoint="/v1/models", cost_usd=Decimal("0.1")
+    )
+    old_json = record.to_json()
+    del old_json["dropped"], old_json["cache_write_tokens"]
+    text = orjson.dumps(old_json).decode()
+    assert _codec.decode(text) == record
+    assert RequestRecord.from_json(old_json) == record
+    assert _codec.api_json(text) == orjson.dumps(record.to_json())
+    assert _codec.api_json(text.encode()) == orjson.dumps(record.to_json())
 
 
 def test_a_row_from_a_newer_version_reads_without_its_extra_fields() -> None:

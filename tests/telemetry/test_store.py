@@ -238,6 +238,8 @@ def test_every_field_of_a_record_is_stored_exactly(db_path: Path) -> None:
         upstream_ms=1e-9,
         ttft_ms=123456.789012,
         duration_ms=98765.4321,
+        dropped=["top_k", "thinking", "é ✓"],
+        cache_write_tokens=5,
     )
     with SqliteStore(db_path) as store:
         store.add(record)
@@ -310,6 +312,40 @@ def test_a_schema_1_database_is_read_and_extended(db_path: Path) -> None:
         assert conn.execute("SELECT COUNT(*) FROM daily_totals").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_rows_written_before_dropped_and_cache_writes_read_them_as_unknown(
+    db_path: Path,
+) -> None:
+    """Schema-1 text and schema-2 arrays from before the two fields, beside rows that have them."""
+    text_row, array_row = make_record(1), make_record(2)
+    old_json = text_row.to_json()
+    del old_json["dropped"], old_json["cache_write_tokens"]
+    write_schema_1_database(db_path, [text_row])
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE requests SET record = ?", (orjson.dumps(old_json).decode(),))
+    conn.commit()
+    conn.close()
+    new = make_record(3)
+    new.dropped, new.cache_write_tokens = ["top_k"], 1200
+    with SqliteStore(db_path, flush_interval_s=0.01) as store:
+        store.add(array_row)
+        store.add(new)
+    stored = _codec.encode(array_row)
+    short = orjson.dumps(orjson.loads(stored)[: _codec.STORED_FIELDS.index("dropped")])
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE requests SET record = ? WHERE id = ?", (short, array_row.id))
+    conn.commit()
+    conn.close()
+    with SqliteStore(db_path) as store:
+        assert store.recent(10) == [new, array_row, text_row]
+        got = [orjson.loads(b) for b in store.recent_json(10)]
+    assert got == [r.to_json() for r in (new, array_row, text_row)]
+    assert [(g["dropped"], g["cache_write_tokens"]) for g in got] == [
+        (["top_k"], 1200),
+        ([], None),
+        ([], None),
+    ]
 
 
 def test_recent_json_is_what_the_records_json_was_for_every_kind_of_row(db_path: Path) -> None:
