@@ -1,9 +1,11 @@
 """The detail pane: why the selected request went where it went, and what it cost.
 
-Shows the requested model, route (router/strategy) and reason, every
-candidate with its estimated cost and exclusion reason, every attempt with
-status, error and duration, tokens, cost, reference cost, savings, and the
-gateway's overhead next to upstream latency and time to first token.
+Shows the requested model, route (router/strategy) and reason, what a
+translation dropped (when it dropped anything), every candidate with its
+estimated cost and exclusion reason, every attempt with status, error and
+duration, tokens (cache reads and writes included), cost, reference cost,
+savings, and the gateway's overhead next to upstream latency and time to
+first token.
 """
 
 from __future__ import annotations
@@ -80,7 +82,15 @@ def _summary(r: RequestRecord) -> str:
     if r.error:
         rows.insert(4, ("Error", f"<span class='bad'>{_e(r.error)}</span>"))
     title = f"<p style='margin: 0 0 6px 0; font-size: 13pt; font-weight: 600;'>{served}{via}</p>"
-    return title + _pairs(rows)
+    return title + _pairs(rows) + _dropped(r)
+
+
+def _dropped(r: RequestRecord) -> str:
+    """One line naming what a translation left out; nothing when it left nothing out."""
+    if not r.dropped:
+        return ""
+    names = escape(", ".join(r.dropped))
+    return f"<p class='warn' style='margin-top: 6px;'>Dropped in translation: {names}</p>"
 
 
 def _candidates(r: RequestRecord) -> str:
@@ -138,6 +148,7 @@ def _usage(r: RequestRecord) -> str:
         ("Prompt tokens", _e(fmt.count(r.prompt_tokens))),
         ("Completion tokens", _e(fmt.count(r.completion_tokens))),
         ("Cached tokens", _e(fmt.count(r.cached_tokens))),
+        ("Cache writes", _e(fmt.count(r.cache_write_tokens))),
         ("Reasoning tokens", _e(fmt.count(r.reasoning_tokens))),
     ]
     money = [
