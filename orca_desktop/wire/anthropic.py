@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import Discriminator, Field, Tag, ValidationError
 
-from orca_desktop.wire.errors import ApiError, error_from_validation
+from orca_desktop.wire.errors import ApiError, anthropic_error_from_validation
 from orca_desktop.wire.openai import NonEmptyStr, Unit, WireModel, shape_tag
 
 __all__ = [
@@ -132,8 +132,12 @@ class CustomTool(WireModel):
 
 
 class ServerTool(WireModel):
+    """A tool with a `type` other than custom: Anthropic's server tools (web_search,
+    bash, code_execution ...) and betas; most have a `name`, an MCP toolset has
+    `mcp_server_name` instead. Kept as sent."""
+
     type: NonEmptyStr
-    name: NonEmptyStr
+    name: NonEmptyStr | None = None
 
 
 def _tool_tag(value: Any) -> str:
@@ -236,18 +240,31 @@ ALLOWED: dict[str, str] = {
 
 
 def validate_messages_request(body: Any) -> MessagesRequest:
-    """Validate a decoded `/v1/messages` body; raises `ApiError(400)` naming the field."""
+    """Validate a decoded `/v1/messages` body; raises `ApiError(400)` naming the field.
+
+    Checked: what routing and translation read (model, max_tokens, the messages'
+    roles and content shapes, the known block types, stream, temperature/top_p/top_k,
+    tools' name/input_schema, tool_choice, thinking). Everything else is kept as sent:
+    unknown top-level keys (context_management, output_config, safeguards), unknown
+    keys on messages, blocks, tools and thinking (output_config, cache_control,
+    defer_loading, display), unknown block and tool types, and `role: "system"`
+    turns anywhere in `messages` (content a string or a list, possibly empty).
+
+    Errors are worded as Anthropic's API words them (dotted path, pydantic's words),
+    e.g. `messages.1.role: Input should be 'user', 'assistant' or 'system'`; `param`
+    is the OpenAI-style path (`messages[1].role`).
+    """
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object", code="invalid_value")
     try:
         request = MessagesRequest.model_validate(body)
     except ValidationError as exc:
-        raise error_from_validation(exc, ALLOWED) from None
+        raise anthropic_error_from_validation(exc, ALLOWED) from None
     choice = request.tool_choice
     if choice is not None and choice.type == "tool" and choice.name is None:
         raise ApiError(
             400,
-            "tool_choice.name: is required when tool_choice.type is 'tool'",
+            "tool_choice.name: Field required",
             param="tool_choice.name",
             code="invalid_value",
         )
@@ -255,7 +272,7 @@ def validate_messages_request(body: Any) -> MessagesRequest:
         if request.thinking.budget_tokens is None:
             raise ApiError(
                 400,
-                "thinking.budget_tokens: is required when thinking is enabled (an integer >= 1024)",
+                "thinking.budget_tokens: Field required",
                 param="thinking.budget_tokens",
                 code="invalid_value",
             )
@@ -402,14 +419,40 @@ def _note_blocks(content: Any, role: Any, dropped: list[str]) -> None:
 
 
 def anthropic_to_openai_request(
-    body: dict[str, Any], *, dropped: list[str] | None = None
+    body: dict[str, Any],
+    *,
+    dropped: list[str] | None = None,
+    reasoning: bool | None = None,
 ) -> dict[str, Any]:
     """An OpenAI chat completions body for a validated Anthropic Messages body.
 
     Mapped: system, messages (text, images, PDFs, tool_use, tool_result), max_tokens,
     temperature, top_p, stop_sequences (first 4), stream (+ include_usage), custom
-    tools, tool_choice, disable_parallel_tool_use, metadata.user_id, thinking budget
-    → reasoning_effort. Dropped: top_k, server tools, thinking blocks, other fields.
+    tools, tool_choice, disable_parallel_tool_use, metadata.user_id, thinking and
+    effort → reasoning_effort (below). A `role: "system"` turn inside `messages`
+    becomes a chat system message at the same place (Claude Code puts its
+    environment, skills and tool lists there); one with no text is left out.
+
+    Dropped, and named in `dropped` (when given) once each: unknown top-level keys
+    (`top_k`, `context_management`, `safeguards`, `output_config` — its effort is
+    only approximated, its other keys have no counterpart), keys on messages
+    (`messages[].output_config`), tool keys with no counterpart
+    (`tools[].defer_loading`, the tool itself is still sent), server tools
+    (`tools[<type>]`), block types with no place in the chat form
+    (`messages[].content[<type>]`, thinking blocks among them: an unsigned thinking
+    block would be refused when sent back to Anthropic), and `thinking` when it is
+    not carried over.
+
+    Reasoning: `thinking: {"type": "enabled", "budget_tokens": N}` asks for thinking
+    (routing then wants a reasoning model), so it becomes reasoning_effort by budget
+    (< 4k low, < 16k medium, else high). `"adaptive"` (Claude Code's default, sent
+    for any model) lets the model decide, so by default nothing is sent: a chat
+    provider refuses reasoning_effort for a model that does not reason (gpt-4o).
+    With `reasoning=True` (the caller knows the model reasons), `output_config.effort`
+    low/medium/high/max becomes reasoning_effort low/medium/high/xhigh, with
+    adaptive or no thinking. With `reasoning=False` nothing is sent and a requested
+    thinking is named in `dropped`. `"disabled"` sends nothing. Never raises on a
+    body `validate_messages_request` accepts, and never mutates it.
     """
     dropped = [] if dropped is None else dropped
     messages: list[dict[str, Any]] = []
@@ -445,10 +488,15 @@ def anthropic_to_openai_request(
     for key in body:
         if key not in _MAPPED_KEYS and key != "thinking":
             _note(dropped, key)
+    tools = []
     for tool in body.get("tools") or ():
         if tool.get("type") not in (None, "custom"):
             _note(dropped, f"tools[{tool.get('type')}]")
-    tools = [t for t in body.get("tools") or () if t.get("type") in (None, "custom")]
+            continue
+        tools.append(tool)
+        for key in tool:
+            if key not in _TOOL_KEYS:
+                _note(dropped, f"tools[].{key}")
     if tools:
         out["tools"] = [
             {
@@ -469,19 +517,34 @@ def anthropic_to_openai_request(
     user_id = (body.get("metadata") or {}).get("user_id")
     if isinstance(user_id, str):
         out["user"] = user_id
-    thinking = body.get("thinking") or {}
-    if thinking.get("type") == "enabled" and isinstance(thinking.get("budget_tokens"), int):
-        out["reasoning_effort"] = _reasoning_effort(thinking["budget_tokens"])
-    elif thinking.get("type") == "adaptive":
-        effort = (body.get("output_config") or {}).get("effort")
-        out["reasoning_effort"] = (
-            _EFFORTS.get(effort, "medium") if isinstance(effort, str) else "medium"
-        )
+    effort = _effort(body, reasoning)
+    if effort is not None:
+        out["reasoning_effort"] = effort
+    elif reasoning is False and isinstance(body.get("thinking"), dict):
+        if body["thinking"].get("type") in ("enabled", "adaptive"):
+            _note(dropped, "thinking")
     return out
 
 
-_EFFORTS = {"low": "low", "medium": "medium", "high": "high", "max": "xhigh"}
-"""Anthropic's `output_config.effort` (with adaptive thinking) as an OpenAI effort."""
+_TOOL_KEYS = frozenset(("name", "description", "input_schema", "type"))
+_EFFORTS = {"low": "low", "medium": "medium", "high": "high", "max": "xhigh", "xhigh": "xhigh"}
+"""Anthropic's `output_config.effort` as an OpenAI reasoning_effort."""
+
+
+def _effort(body: dict[str, Any], reasoning: bool | None) -> str | None:
+    """The reasoning_effort for a Messages body (see anthropic_to_openai_request)."""
+    if reasoning is False:
+        return None
+    thinking = body.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+        return _reasoning_effort(budget) if type(budget) is int else None
+    if kind not in (None, "adaptive") or reasoning is not True:
+        return None
+    config = body.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    return _EFFORTS.get(effort) if isinstance(effort, str) else None
 
 
 # --- OpenAI response -> Anthropic response -----------------------------------------------

@@ -21,6 +21,7 @@ __all__ = [
     "ApiError",
     "anthropic_error_body",
     "anthropic_type_for",
+    "anthropic_error_from_validation",
     "error_from_validation",
     "openai_error_body",
     "openai_type_for",
@@ -244,4 +245,57 @@ def error_from_validation(
     if len(errors) > 1:
         more = len(errors) - 1
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ApiError(400, message, param=path or None, code="invalid_value")
+
+
+# --- pydantic errors -> ApiError, in Anthropic's words -----------------------------
+
+# pydantic messages that would show our internals (union tags, class names)
+_INTERNAL_KINDS = frozenset(
+    (
+        "union_tag_invalid", "union_tag_not_found", "model_type", "model_attributes_type",
+        "is_instance_of", "dataclass_type", "tagged_union_tag_invalid",
+    )
+)  # fmt: skip
+
+
+def anthropic_path(loc: tuple[int | str, ...]) -> str:
+    """`("messages", 1, "~list", 0, "type")` -> `"messages.1.0.type"`: Anthropic's
+    dotted form (its API is pydantic too), union tags left out."""
+    return ".".join(
+        str(part) for part in loc if not (isinstance(part, str) and part.startswith("~"))
+    )
+
+
+def anthropic_error_from_validation(exc: ValidationError, allowed: Mapping[str, str]) -> ApiError:
+    """The first problem in `exc` as `ApiError(400)` worded as Anthropic's API words
+    it: `messages.1.role: Input should be 'user', 'assistant' or 'system'`,
+    `max_tokens: Field required`. Claude Code reads these messages (it recognises
+    some wordings about roles), so no "(got ...)" and no "(and N more problems)".
+
+    `param` keeps the OpenAI-style path ("messages[1].role"). Where pydantic's own
+    words would name our union tags or classes, `allowed` (as for
+    `error_from_validation`) gives "Input should be <what it allows>".
+    """
+    errors = exc.errors(include_url=False)
+    if not errors:  # pragma: no cover - pydantic never raises an empty error
+        return ApiError(400, "invalid request body", code="invalid_value")
+    first = errors[0]
+    loc = tuple(part for part in first["loc"] if part != "[key]")
+    kind = first["type"]
+    ctx = first.get("ctx") or {}
+    if kind == "field_rule":
+        field = str(ctx.get("field", ""))
+        loc = (*loc, field)
+        words = str(ctx.get("rule", first["msg"]))
+    elif kind == "missing":
+        words = "Field required"
+    elif kind in _INTERNAL_KINDS or "~" in first["msg"]:
+        what = _describe(allowed, field_path(loc))
+        words = f"Input should be {what}" if what else "Input has an unexpected shape"
+    else:
+        words = first["msg"]
+    dotted = anthropic_path(loc)
+    path = field_path(loc)
+    message = f"{dotted}: {words}" if dotted else words
     return ApiError(400, message, param=path or None, code="invalid_value")

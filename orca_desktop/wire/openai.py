@@ -127,10 +127,11 @@ class RefusalPart(WireModel):
     refusal: str
 
 
-class _UnknownPart(WireModel):
-    """Never validates: reports the allowed part types."""
+class OtherPart(WireModel):
+    """A part type we do not know (a provider's or a newer API's): kept as sent, for
+    a native provider to decide; a translation drops it and names it."""
 
-    type: Literal["text", "image_url", "input_audio", "file", "refusal"]
+    type: NonEmptyStr
 
 
 ContentPart = Annotated[
@@ -139,7 +140,7 @@ ContentPart = Annotated[
     | Annotated[InputAudioPart, Tag("~input_audio")]
     | Annotated[FilePart, Tag("~file")]
     | Annotated[RefusalPart, Tag("~refusal")]
-    | Annotated[_UnknownPart, Tag("~unknown")],
+    | Annotated[OtherPart, Tag("~unknown")],
     _typed(frozenset(_PART_TYPES)),
 ]
 
@@ -248,14 +249,17 @@ class CustomTool(WireModel):
     custom: CustomDef
 
 
-class _UnknownTool(WireModel):
-    type: Literal["function", "custom"]
+class OtherTool(WireModel):
+    """A tool type we do not know (web_search, a provider's built-in tools): kept as
+    sent, for a native provider to decide; a translation drops it and names it."""
+
+    type: NonEmptyStr
 
 
 Tool = Annotated[
     Annotated[FunctionTool, Tag("~function")]
     | Annotated[CustomTool, Tag("~custom")]
-    | Annotated[_UnknownTool, Tag("~unknown")],
+    | Annotated[OtherTool, Tag("~unknown")],
     _typed(frozenset(("function", "custom"))),
 ]
 
@@ -420,7 +424,7 @@ _TOOL_CHOICE = (
     "'auto', 'none', 'required' or an object such as "
     '{"type": "function", "function": {"name": "..."}}'
 )
-_PARTS = "one of " + ", ".join(repr(t) for t in _PART_TYPES)
+_PARTS = "a non-empty string such as " + ", ".join(repr(t) for t in _PART_TYPES)
 
 # What each field accepts, by field pattern ("[]" stands for any index, "*" for any key).
 ALLOWED: dict[str, str] = {
@@ -464,7 +468,7 @@ ALLOWED: dict[str, str] = {
     "stream_options.include_usage": "a boolean",
     "tools": "a list of tools",
     "tools[]": 'an object such as {"type": "function", "function": {"name": "..."}}',
-    "tools[].type": "one of 'function', 'custom'",
+    "tools[].type": "a non-empty string such as 'function' or 'custom'",
     "tools[].function": 'an object such as {"name": "...", "parameters": {...}}',
     "tools[].function.name": "a non-empty string",
     "tools[].function.description": "a string",

@@ -277,7 +277,12 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     (with_message({"role": "user", "content": None}), "messages[1].content", "required"),
     (with_message({"role": "assistant", "content": None}), "messages[1].content", "tool_calls"),
     (
-        with_message({"role": "user", "content": [{"type": "video"}]}),
+        with_message({"role": "user", "content": [{"type": ""}]}),
+        "messages[1].content[0].type",
+        "non-empty string",
+    ),
+    (
+        with_message({"role": "user", "content": [{"type": 5}]}),
         "messages[1].content[0].type",
         "'image_url'",
     ),
@@ -353,7 +358,8 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
         "boolean",
     ),
     (make_chat_request(tools={}), "tools", "list"),
-    (make_chat_request(tools=[{"type": "web"}]), "tools[0].type", "'function'"),
+    (make_chat_request(tools=[{"type": ""}]), "tools[0].type", "'function'"),
+    (make_chat_request(tools=[{"function": {"name": "f"}}]), "tools[0].type", "required"),
     (make_chat_request(tools=[{"type": "function"}]), "tools[0].function", "required"),
     (
         make_chat_request(tools=[{"type": "function", "function": {"name": ""}}]),
