@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import orjson
 import pytest
+from pydantic import BaseModel, Discriminator, Tag, ValidationError
 
-from orca_desktop.wire.errors import ApiError, anthropic_error_body, openai_error_body
+from orca_desktop.wire.errors import (
+    ApiError,
+    anthropic_error_body,
+    anthropic_error_from_validation,
+    anthropic_path,
+    openai_error_body,
+)
 
 
 @pytest.mark.parametrize(
@@ -70,3 +79,47 @@ def test_api_error_renders_both_shapes() -> None:
     assert orjson.loads(error.openai_body())["error"]["param"] == "model"
     assert orjson.loads(error.anthropic_body())["error"]["type"] == "not_found_error"
     assert str(error) == error.message
+
+
+# --- Anthropic's wording of validation errors -------------------------------------
+
+
+class _Turn(BaseModel):
+    role: Literal["user", "assistant", "system"]
+    content: Annotated[
+        Annotated[str, Tag("~str")] | Annotated[list[str], Tag("~list")],
+        Discriminator(
+            lambda v: "~str" if isinstance(v, str) else "~list" if isinstance(v, list) else "~x"
+        ),
+    ]
+
+
+class _Body(BaseModel):
+    messages: list[_Turn]
+
+
+def _anthropic_error(body: object) -> ApiError:
+    with pytest.raises(ValidationError) as info:
+        _Body.model_validate(body)
+    return anthropic_error_from_validation(info.value, {"messages[].content": "a string or a list"})
+
+
+def test_anthropic_path_is_dotted_without_union_tags() -> None:
+    assert anthropic_path(("messages", 1, "~list", 0, "type")) == "messages.1.0.type"
+    assert anthropic_path(()) == ""
+
+
+def test_anthropic_wording_uses_pydantics_words_and_the_dotted_path() -> None:
+    error = _anthropic_error(
+        {"messages": [{"role": "user", "content": "x"}, {"role": "wizard", "content": "x"}]}
+    )
+    assert error.status == 400 and error.param == "messages[1].role"
+    assert error.message == "messages.1.role: Input should be 'user', 'assistant' or 'system'"
+    missing = _anthropic_error({"messages": [{"role": "user"}]})
+    assert missing.message == "messages.0.content: Field required"
+
+
+def test_anthropic_wording_hides_union_tags_behind_what_the_field_allows() -> None:
+    error = _anthropic_error({"messages": [{"role": "user", "content": 3}, {"role": "x"}]})
+    assert error.message == "messages.0.content: Input should be a string or a list"
+    assert "~" not in error.message and "more problem" not in error.message
