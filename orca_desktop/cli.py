@@ -264,7 +264,11 @@ async def _keys_test(store: KeyStore, opts: Options, provider: str) -> int:
         return 1
     key = store.get(provider)
     if key is None:
-        print(f"No key for {provider}: run `orca-desktop keys set {provider}`.", file=sys.stderr)
+        print(
+            f"No key for {provider}: none in the keyring and {env_var_name(provider)} is not "
+            f"set. Run `orca-desktop keys set {provider}`, or set that variable.",
+            file=sys.stderr,
+        )
         return 1
     client = make_provider(spec, config)  # Anthropic asks its models endpoint natively
     try:

@@ -16,6 +16,22 @@ configured router); a request fallback list (`models` + `route`). An id the
 catalog does not know that is a known id plus a snapshot date
 (`gpt-4o-2024-08-06`, `claude-sonnet-4-5-20250929`) is that entry, asked of
 its own provider by the dated id (see `catalog.undated`, `reach.route_for`).
+
+Capabilities and context are filtered only where Orca chooses: the auto
+router, named routers (their `models` lists included) and rules. A model the
+user named — a plain id, `provider/id`, or an entry of a request's fallback
+list (`models`, `route: "fallback"`) — is an explicit choice: the catalog's
+capability table and context windows are ours and can be wrong, so such a
+model goes to its provider, which decides; only a missing key excludes it.
+The catalog's doubts are not hidden: they are ordered last among the named
+model's providers, and the reason says what the catalog expected ("requested
+gpt-x (the catalog says: lacks tools; sent anyway)"). A fallback list is tried
+in the order given, never reordered by capability.
+
+For the auto router, `candidates` also name the models cheaper than the
+choice that could not be used and why: up to AUTO_CHAIN_LENGTH reachable ones
+lacking a capability or the context, and up to AUTO_CHAIN_LENGTH without a key
+or cooling down, so a catalog of hundreds stays a few dozen comparisons.
 """
 
 from __future__ import annotations
@@ -157,6 +173,7 @@ class _Plan:
     chain: list[Candidate]
     reason: str
     error: RoutingError | None = None  # raised by `decide` when the chain is empty
+    doubt: str = ""  # a named model sent although the catalog says it cannot serve this
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +195,7 @@ class _Pool:
     options: list[Option]
     band: list[Option] = field(default_factory=list)
     wider: dict[int, list[Option]] = field(default_factory=dict)
+    notable: list[Option] | None = None  # `Router._notable_band`, on the pool of any model
 
     def band_for(self, k: int) -> list[Option]:
         band = self.wider.get(k)
@@ -331,7 +349,11 @@ class Router:
 
     # -- model forms --------------------------------------------------------------
 
-    def _resolve(self, target: str, ask: _Ask, stack: tuple[str, ...]) -> tuple[str, str, _Plan]:
+    def _resolve(
+        self, target: str, ask: _Ask, stack: tuple[str, ...], *, named: bool = True
+    ) -> tuple[str, str, _Plan]:
+        """`named`: a model id in `target` was named by the request (not by a rule), so
+        the catalog's capabilities do not filter it (see the module docstring)."""
         lowered = target.lower()
         if lowered.startswith(ROUTER_PREFIX):
             name = target[len(ROUTER_PREFIX) :]
@@ -342,7 +364,7 @@ class Router:
         return (
             "pinned",
             "direct",
-            self._explicit([self._rows_for(target)], ask, target, order="cost", pinned=True),
+            self._explicit([self._rows_for(target)], ask, target, order="cost", pinned=named),
         )
 
     def _rows_for(self, target: str) -> _Target:
@@ -470,18 +492,37 @@ class Router:
         options = list(best.values())
         return _Pool(options, skyband(options, AUTO_CHAIN_LENGTH))
 
+    def _notable_band(self, reach: Reach) -> list[Option]:
+        """The options `_notable` looks at, built once per reach: the reachable
+        models' band (whatever they can do: the K cheapest reachable ones are in
+        it, so every reachable model cheaper than the choice that lacks something
+        is, up to K) and the whole catalog's band (the cheapest without a key)."""
+        pool = self._pool(0, 0, reach)
+        band = pool.notable
+        if band is None:
+            rows = {id(o.row) for o in pool.band}
+            band = pool.notable = pool.band + [
+                o for o in self._global_band if id(o.row) not in rows
+            ]
+        return band
+
     def _notable(self, ask: _Ask, chain: list[Candidate]) -> list[Candidate]:
-        """Models cheaper than the chosen one that could not be used, and why."""
+        """Models cheaper than the chosen one that could not be used, and why: at most
+        AUTO_CHAIN_LENGTH lacking a capability or the context, and as many without a
+        key or cooling down."""
         limit = chain[0].estimated_cost_usd if chain else None
         in_chain = {(c.model.provider, c.model.id) for c in chain}
         shown: list[Candidate] = []
+        done: set[int] = set()  # a row reached both directly and via a hosted router
         unfit = unreachable = 0  # capability/context exclusions; no key or cooling
-        for option in rank_by_cost(self._global_band, ask.prompt_tokens, ask.output_tokens):
+        ranked = rank_by_cost(self._notable_band(ask.reach), ask.prompt_tokens, ask.output_tokens)
+        for option in ranked:
             row = option.row
             if unfit >= AUTO_CHAIN_LENGTH and unreachable >= AUTO_CHAIN_LENGTH:
                 break
-            if (row.model.provider, row.model.id) in in_chain:
+            if (row.model.provider, row.model.id) in in_chain or id(row) in done:
                 continue
+            done.add(id(row))
             cost = row.cost_usd(ask.prompt_tokens, ask.output_tokens)
             if limit is not None and cost >= limit:
                 break
@@ -529,16 +570,17 @@ class Router:
     ) -> _Plan:
         """`pinned`: the user named the model, so the catalog's capability and context
         figures (ours, and they can be wrong) do not refuse it; its provider decides,
-        and the reason says what the catalog expected. Only a missing key excludes."""
+        and the reason says what the catalog expected. Only a missing key excludes;
+        the providers the catalog doubts come after those it does not."""
         excluded: list[Candidate] = []
         eligible: list[Option] = []
         seen: set[tuple[str, str]] = set()
-        notes: list[str] = []
+        notes: dict[int, str] = {}  # id(row) → what the catalog says it lacks
         for rows, snapshot in targets:
             for row in rows:
                 reason = self._exclusion(row, ask)
                 if pinned and reason is not None and not reason.startswith("no key"):
-                    notes.append(reason)
+                    notes[id(row)] = reason
                     reason = self._exclusion(row, ask, reach_only=True)
                 route = route_for(row.model, ask.reach, snapshot) if reason is None else None
                 if route is None:
@@ -553,12 +595,16 @@ class Router:
             eligible = rank_by_latency(
                 eligible, self._latency, ask.prompt_tokens, ask.output_tokens
             )
+        doubt = ""
+        if notes and eligible:
+            eligible.sort(key=lambda o: id(o.row) in notes)  # stable: the order within each
+            doubt = notes.get(id(eligible[0].row), "")
         chain = [self._candidate(o, None, ask) for o in eligible]
         reason = f"requested {what}" if chain else ""
-        if chain and notes:
-            reason += f" (the catalog says: {notes[0]}; sent anyway)"
+        if doubt:
+            reason += f" (the catalog says: {doubt}; sent anyway)"
         error = None if chain else self._explicit_error(what, excluded)
-        return _Plan(chain + excluded, chain, reason, error)
+        return _Plan(chain + excluded, chain, reason, error, doubt)
 
     def _explicit_error(self, what: str, excluded: list[Candidate]) -> RoutingError:
         reasons = [c.excluded or "" for c in excluded]
@@ -588,11 +634,11 @@ class Router:
     def _rules(self, name: str, router: RouterConfig, ask: _Ask, stack: tuple[str, ...]) -> _Plan:
         for rule in router.rules:
             if rule_matches(rule, ask.req):
-                _, _, plan = self._resolve(rule.use, ask, stack)
+                _, _, plan = self._resolve(rule.use, ask, stack, named=False)
                 plan.reason = f"router {name}: rule {rule.when} → {rule.use}; {plan.reason}"
                 return plan
         target = router.default or "auto"
-        _, _, plan = self._resolve(target, ask, stack)
+        _, _, plan = self._resolve(target, ask, stack, named=False)
         plan.reason = f"router {name}: no rule matched, default {target}; {plan.reason}"
         return plan
 
@@ -603,6 +649,7 @@ class Router:
         errors: list[tuple[str, RoutingError]] = []
         seen: set[tuple[str, str]] = set()
         shown: set[tuple[str, str, str]] = set()
+        doubts: list[str] = []
         for position, item in enumerate(items):
             try:
                 _, _, plan = self._resolve(item, ask, ())
@@ -627,7 +674,11 @@ class Router:
                     candidates.append(cand)
             if plan.error is not None and not plan.chain:
                 errors.append((item, plan.error))
+            if plan.doubt:
+                doubts.append(f"of {item}: {plan.doubt}")
         reason = "fallback list: " + " → ".join(items)
+        if doubts:
+            reason += f" (the catalog says {'; '.join(doubts)}; sent anyway)"
         return _Plan(candidates, chain, reason, _fallback_error(errors))
 
     # -- shared pieces -----------------------------------------------------------

@@ -149,6 +149,19 @@ async def test_new_user_sets_a_key_and_serves_the_openai_sdk(
         assert re.search(r"^mock\s+missing", out, re.M), out
 
 
+@pytest.mark.keyring
+async def test_keys_test_without_a_key_in_a_working_keyring_names_both_ways_to_give_one(
+    require_secret_service: None, isolated_keyring_service: str, tmp_path: Path
+) -> None:
+    env = cli_env(isolated_keyring_service)
+    rc, out, err = await run(
+        "keys", "test", "anthropic", "--config", str(tmp_path / "none.toml"), env=env
+    )
+    assert rc == 1
+    assert "No key for anthropic: none in the keyring" in err and "ORCA_KEY_ANTHROPIC" in err
+    assert "orca-desktop keys set anthropic" in err
+
+
 async def test_keys_test_reports_a_rejected_key(tmp_path: Path, test_secrets: Any) -> None:
     async with FakeProvider(require_key=test_secrets.new("right")) as fake:
         config = tmp_path / "config.toml"

@@ -299,7 +299,7 @@ def test_route_fallback_without_models_is_just_the_model() -> None:
 def test_fallback_lists_are_explicit_choices_not_filtered_by_the_catalogs_capabilities() -> None:
     decision = setup().decide("seer", fallbacks=["toolie", "big"], tools=True)
     assert chain_of(decision) == [("seer", "openai"), ("toolie", "groq"), ("big", "openai")]
-    assert decision.reason == "fallback list: seer → toolie → big"
+    assert decision.reason.startswith("fallback list: seer → toolie → big")
 
 
 def test_fallback_list_may_contain_routers() -> None:
@@ -629,3 +629,67 @@ def test_auto_with_tools_names_cheaper_models_lacking_tools_beside_many_keyless(
     excluded = {c.model.id: c.excluded for c in decision.candidates if c.excluded}
     assert excluded["plain0"] == "lacks tools" and excluded["plain1"] == "lacks tools"
     assert sum(1 for why in excluded.values() if why.startswith("no key")) >= 3
+
+
+def test_auto_names_cheaper_reachable_models_lacking_tools_behind_many_keyless() -> None:
+    # more keyless cheap models than any band of the whole catalog holds: the reachable
+    # ones passed over for lacking tools must still be named, at most AUTO_CHAIN_LENGTH
+    keyless = [
+        model(f"cheap{i:02}", "mistral", inp=f"0.00{i + 1:02}", out="0.001") for i in range(40)
+    ]
+    plain = [model(f"plain{i}", "openai", inp=f"0.{i + 2}", out="0.1", caps=()) for i in range(8)]
+    chosen = model("worker", "openai", inp="0.95", out="0.95", caps=("tools",))
+    s = make_router([*keyless, *plain, chosen], direct=("openai",))
+    decision = s.decide("auto", tools=True)
+    assert decision.chain[0].model.id == "worker"
+    excluded = {c.model.id: c.excluded for c in decision.candidates if c.excluded}
+    unfit = sorted(k for k, why in excluded.items() if why == "lacks tools")
+    assert unfit == [f"plain{i}" for i in range(AUTO_CHAIN_LENGTH)]  # the cheapest ones
+    assert 1 <= sum(1 for why in excluded.values() if why.startswith("no key")) <= AUTO_CHAIN_LENGTH
+
+
+def test_auto_names_a_cheaper_reachable_model_whose_context_is_too_small() -> None:
+    keyless = [
+        model(f"cheap{i:02}", "mistral", inp=f"0.00{i + 1:02}", out="0.001") for i in range(40)
+    ]
+    small = model("small", "openai", inp="0.1", out="0.1", ctx=8_000)
+    chosen = model("roomy", "openai", inp="0.9", out="0.9", ctx=200_000)
+    s = make_router([*keyless, small, chosen], direct=("openai",))
+    decision = s.decide("auto", max_tokens=9000)
+    assert decision.chain[0].model.id == "roomy"
+    excluded = {c.model.id: c.excluded for c in decision.candidates if c.excluded}
+    assert (excluded["small"] or "").startswith("context too small (needs ")
+    assert excluded["small"].endswith(", has 8000)")
+
+
+def test_a_fallback_list_says_when_the_catalog_thinks_a_named_model_incapable() -> None:
+    decision = setup().decide("seer", fallbacks=["toolie"], tools=True)
+    assert chain_of(decision)[0] == ("seer", "openai")
+    assert decision.reason.startswith("fallback list: seer → toolie")
+    assert "(the catalog says of seer: lacks tools; sent anyway)" in decision.reason
+
+
+def test_a_rule_naming_a_model_still_filters_by_capability() -> None:
+    # rules are a router: Orca chose the model, so the catalog's table applies
+    s = setup()
+    with pytest.raises(RoutingError) as info:
+        s.decide("orcarouter/always", tools=True)  # the rule says openai/seer, without tools
+    assert (info.value.status, info.value.code) == (400, "no_capable_model")
+    with pytest.raises(RoutingError) as info:
+        s.decide("orcarouter/smart", max_tokens=9000)  # the default, tiny: 8000 tokens
+    assert info.value.code == "no_capable_model"
+    # the same models named by the request are sent
+    assert chain_of(s.decide("openai/seer", tools=True)) == [("seer", "openai")]
+    assert chain_of(s.decide("tiny", max_tokens=9000)) == [("tiny", "groq")]
+
+
+def test_a_pinned_id_prefers_the_provider_the_catalog_thinks_capable() -> None:
+    entries = [
+        model("twin", "groq", inp="0.1", out="0.1", caps=()),
+        model("twin", "openai", inp="0.9", out="0.9", caps=("tools",)),
+    ]
+    s = make_router(entries, direct=("groq", "openai"))
+    decision = s.decide("twin", tools=True)
+    assert chain_of(decision) == [("twin", "openai"), ("twin", "groq")]  # not filtered: ordered
+    assert decision.reason == "requested twin"
+    assert chain_of(s.decide("twin")) == [("twin", "groq"), ("twin", "openai")]
